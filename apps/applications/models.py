@@ -1,0 +1,145 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+
+class Provider(models.Model):
+    code = models.CharField(max_length=10, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(help_text="Where decisions and reminders for this provider are sent.")
+
+    def __str__(self):
+        return self.name
+
+
+class ProviderUser(models.Model):
+    """Membership: a provider user belongs to exactly one provider."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_user")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="users")
+
+    def __str__(self):
+        return f"{self.user} @ {self.provider}"
+
+
+class Course(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="courses")
+    code = models.CharField(max_length=10)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "code"], name="course_code_unique_per_provider")]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class RecruitmentCycle(models.Model):
+    year = models.PositiveIntegerField(unique=True)
+    apply_deadline = models.DateTimeField(help_text="After this, unsubmitted applications are not sent.")
+    reject_by_default_date = models.DateTimeField(help_text="No reject-by-default deadline falls after this.")
+
+    def __str__(self):
+        return f"{self.year} cycle"
+
+
+class NonWorkingPeriod(models.Model):
+    """A span of dates (inclusive) that are not working days in a cycle, e.g. Christmas."""
+
+    cycle = models.ForeignKey(RecruitmentCycle, on_delete=models.CASCADE, related_name="non_working_periods")
+    name = models.CharField(max_length=100)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+
+    class Meta:
+        ordering = ["starts_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="non_working_period_ordered")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.starts_on} to {self.ends_on})"
+
+
+class ApplicationState(models.TextChoices):
+    UNSUBMITTED = "unsubmitted", "Not submitted"
+    AWAITING_PROVIDER_DECISION = "awaiting_provider_decision", "Awaiting provider decision"
+    INTERVIEWING = "interviewing", "Interviewing"
+    OFFER = "offer", "Offer made"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    ACCEPTED = "accepted", "Offer accepted"
+    DECLINED = "declined", "Offer declined"
+    OFFER_WITHDRAWN = "offer_withdrawn", "Offer withdrawn"
+    RECRUITED = "recruited", "Recruited"
+    CONDITIONS_NOT_MET = "conditions_not_met", "Conditions not met"
+    APPLICATION_NOT_SENT = "application_not_sent", "Application not sent"
+
+
+#: States in which the provider must decide before reject_by_default_at.
+AWAITING_DECISION_STATES = (ApplicationState.AWAITING_PROVIDER_DECISION, ApplicationState.INTERVIEWING)
+
+
+class Application(models.Model):
+    candidate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="applications")
+    cycle = models.ForeignKey(RecruitmentCycle, on_delete=models.PROTECT, related_name="applications")
+    state = models.CharField(max_length=32, choices=ApplicationState.choices, default=ApplicationState.UNSUBMITTED)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reject_by_default_at = models.DateTimeField(null=True, blank=True)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    decline_by_default_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejected_by_default = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # The RBD sweep reads only due rows: cost follows what is due, not the table.
+            models.Index(
+                fields=["reject_by_default_at"],
+                condition=Q(state__in=["awaiting_provider_decision", "interviewing"]),
+                name="application_rbd_due",
+            ),
+            models.Index(
+                fields=["decline_by_default_at"], condition=Q(state="offer"), name="application_dbd_due"
+            ),
+            models.Index(fields=["course", "state"], name="application_course_state"),
+            models.Index(fields=["state", "reject_by_default_at"], name="application_state_rbd"),
+        ]
+
+    def __str__(self):
+        return f"Application {self.pk} ({self.state})"
+
+
+class ApplicationEvent(models.Model):
+    """One line of an application's timeline: what happened, and who or which job did it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(db_default=Now())
+    kind = models.CharField(max_length=64)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_job_name = models.CharField(max_length=200, blank=True)
+    actor_job_id = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["application", "created_at"], name="event_application_time")]
+
+    def __str__(self):
+        return f"{self.kind} {self.from_state}->{self.to_state}"
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_job_name:
+            return f"job {self.actor_job_name} ({self.actor_job_id})"
+        if self.actor_user_id:
+            return str(self.actor_user)
+        return "system"

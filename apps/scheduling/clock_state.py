@@ -1,0 +1,206 @@
+"""The clock's state in Redis, shared by every clock process.
+
+Keys (all under ``apply:clock:``):
+
+- ``entries``: set of entry names currently in the timetable;
+- ``entry:<name>``: hash with ``last_tick`` (UTC ISO), ``signature``, ``paused``, ``job``, ``queue``;
+- ``runs:<name>``: list of the latest runs, newest first (JSON: tick, job_id, clock, outcome);
+- ``heartbeats``: sorted set of clock ids scored by their last heartbeat (epoch seconds).
+
+Claiming a tick and enqueueing its job are one MULTI/EXEC guarded by WATCH on the entry's
+hash: of any number of clocks, exactly one moves ``last_tick`` forward and pushes the job,
+and a clock that stalls or dies mid-way leaves either both done or neither.
+"""
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import django_rq
+from redis import Redis
+from redis.exceptions import WatchError
+
+from apps.scheduling.timetable import Entry, tick_job_id
+
+PREFIX = "apply:clock:"
+ENTRIES_KEY = PREFIX + "entries"
+HEARTBEATS_KEY = PREFIX + "heartbeats"
+RUNS_KEPT = 50
+HEARTBEAT_STALE_SECONDS = 15
+
+
+def entry_key(name: str) -> str:
+    return f"{PREFIX}entry:{name}"
+
+
+def runs_key(name: str) -> str:
+    return f"{PREFIX}runs:{name}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _parse(value) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
+
+
+def _decode(mapping: dict) -> dict:
+    return {k.decode(): v.decode() for k, v in mapping.items()}
+
+
+@dataclass
+class EntryState:
+    last_tick: datetime | None
+    signature: str
+    paused: bool
+
+
+class ClockState:
+    def __init__(self, connection: Redis):
+        self.connection = connection
+
+    # --- timetable sync ------------------------------------------------------------
+    def sync(self, entries: list[Entry], now: datetime) -> list[str]:
+        """Register the timetable; drop entries no longer in it. Returns the removed names."""
+        current = {entry.name for entry in entries}
+        known = {name.decode() for name in self.connection.smembers(ENTRIES_KEY)}
+        removed = sorted(known - current)
+        for name in removed:
+            self.connection.delete(entry_key(name), runs_key(name))
+            self.connection.srem(ENTRIES_KEY, name)
+        for entry in entries:
+            self.register(entry, now)
+        return removed
+
+    def register(self, entry: Entry, now: datetime) -> None:
+        """A new or rescheduled entry starts from its latest past tick: it does not fire at once."""
+        key = entry_key(entry.name)
+        with self.connection.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    state = _decode(pipe.hgetall(key))
+                    pipe.multi()
+                    if state.get("signature") != entry.signature or not state.get("last_tick"):
+                        pipe.hset(
+                            key,
+                            mapping={"last_tick": _iso(entry.latest_at_or_before(now)), "signature": entry.signature},
+                        )
+                    pipe.hset(key, mapping={"job": entry.job, "queue": entry.queue})
+                    pipe.sadd(ENTRIES_KEY, entry.name)
+                    pipe.execute()
+                    return
+                except WatchError:
+                    continue
+
+    # --- reads ---------------------------------------------------------------------
+    def states(self, names: list[str]) -> dict[str, EntryState | None]:
+        pipe = self.connection.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(entry_key(name))
+        result = {}
+        for name, raw in zip(names, pipe.execute()):
+            data = _decode(raw)
+            result[name] = (
+                EntryState(
+                    last_tick=_parse(data.get("last_tick")),
+                    signature=data.get("signature", ""),
+                    paused=data.get("paused") == "1",
+                )
+                if data
+                else None
+            )
+        return result
+
+    def runs(self, name: str, limit: int = 10) -> list[dict]:
+        return [json.loads(raw) for raw in self.connection.lrange(runs_key(name), 0, limit - 1)]
+
+    # --- the claim -----------------------------------------------------------------
+    def claim_and_enqueue(self, entry: Entry, tick: datetime, *, clock_id: str, now: datetime) -> str | None:
+        """Move the entry's ``last_tick`` to ``tick`` and enqueue its job, atomically.
+
+        Returns the job id, "paused" if the entry is paused (the tick is consumed, no job),
+        or None if another clock already claimed this tick or a later one.
+        """
+        key = entry_key(entry.name)
+        queue = django_rq.get_queue(entry.queue)
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                state = _decode(pipe.hgetall(key))
+                if state.get("signature") != entry.signature:
+                    return None  # not registered by this timetable version (yet)
+                last = _parse(state.get("last_tick"))
+                if last is not None and last >= tick:
+                    return None
+                paused = state.get("paused") == "1"
+                job_id = tick_job_id(entry.name, tick)
+                pipe.multi()
+                pipe.hset(key, "last_tick", _iso(tick))
+                if not paused:
+                    queue.enqueue_many(
+                        [
+                            queue.prepare_data(
+                                entry.job,
+                                job_id=job_id,
+                                description=f"{entry.name} (tick {_iso(tick)})",
+                                meta={"clock_entry": entry.name, "tick": _iso(tick)},
+                            )
+                        ],
+                        pipeline=pipe,
+                    )
+                self._record_run(pipe, entry.name, tick=tick, job_id=None if paused else job_id, clock_id=clock_id,
+                                 now=now, outcome="paused" if paused else "enqueued")
+                pipe.execute()
+                return "paused" if paused else job_id
+            except WatchError:
+                return None
+
+    def _record_run(self, pipe, name, *, tick, job_id, clock_id, now, outcome):
+        run = {"tick": _iso(tick), "job_id": job_id, "clock": clock_id, "enqueued_at": _iso(now), "outcome": outcome}
+        pipe.lpush(runs_key(name), json.dumps(run))
+        pipe.ltrim(runs_key(name), 0, RUNS_KEPT - 1)
+
+    # --- support controls ----------------------------------------------------------
+    def set_paused(self, name: str, paused: bool) -> None:
+        self.connection.hset(entry_key(name), "paused", "1" if paused else "0")
+
+    def run_now(self, entry: Entry, *, now: datetime, requested_by: str) -> str:
+        """Enqueue the entry's job once, outside its timetable, with its own job id."""
+        queue = django_rq.get_queue(entry.queue)
+        job_id = f"clock-{entry.name}-manual-{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        with self.connection.pipeline() as pipe:
+            queue.enqueue_many(
+                [queue.prepare_data(entry.job, job_id=job_id, description=f"{entry.name} (run now by {requested_by})",
+                                    meta={"clock_entry": entry.name, "manual": True})],
+                pipeline=pipe,
+            )
+            self._record_run(pipe, entry.name, tick=now, job_id=job_id, clock_id=f"manual:{requested_by}", now=now,
+                             outcome="manual")
+            pipe.execute()
+        return job_id
+
+    # --- liveness ------------------------------------------------------------------
+    def heartbeat(self, clock_id: str, now: datetime) -> None:
+        pipe = self.connection.pipeline(transaction=False)
+        pipe.zadd(HEARTBEATS_KEY, {clock_id: now.timestamp()})
+        pipe.zremrangebyscore(HEARTBEATS_KEY, "-inf", now.timestamp() - 86400)
+        pipe.execute()
+
+    def forget(self, clock_id: str) -> None:
+        self.connection.zrem(HEARTBEATS_KEY, clock_id)
+
+    def heartbeats(self, now: datetime) -> list[dict]:
+        return [
+            {
+                "clock": member.decode(),
+                "seen": datetime.fromtimestamp(score, UTC),
+                "age_seconds": now.timestamp() - score,
+                "stale": now.timestamp() - score > HEARTBEAT_STALE_SECONDS,
+            }
+            for member, score in self.connection.zrange(HEARTBEATS_KEY, 0, -1, withscores=True)
+        ]

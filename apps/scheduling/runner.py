@@ -1,0 +1,114 @@
+"""The clock loop: poll, claim due ticks, enqueue. It never runs a job itself.
+
+Any number of clocks may run: each tick is claimed atomically (see clock_state), so a
+second or third clock is a hot standby that takes over within one poll when the first
+dies. A Redis error is logged and retried with backoff; it never stops the clock.
+"""
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from apps.scheduling.clock_state import ClockState
+from apps.scheduling.timetable import Entry
+
+logger = logging.getLogger("clock")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Clock:
+    def __init__(
+        self,
+        entries: list[Entry],
+        connection: Redis,
+        *,
+        poll_interval: float = 0.5,
+        heartbeat_interval: float = 5.0,
+        now: Callable[[], datetime] = utc_now,
+        clock_id: str | None = None,
+    ):
+        self.entries = entries
+        self.state = ClockState(connection)
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.now = now
+        self.clock_id = clock_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.stopping = threading.Event()
+        self._last_heartbeat = 0.0
+        self._synced = False
+
+    def request_stop(self, *_args) -> None:
+        """Signal handler: only sets a flag; the loop stops between ticks."""
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def run_once(self) -> list[tuple[str, str]]:
+        """One poll: returns (entry name, job id or "paused") for each tick this clock claimed."""
+        now = self.now()
+        if not self._synced:
+            removed = self.state.sync(self.entries, now)
+            if removed:
+                logger.info("removed entries no longer in the timetable: %s", ", ".join(removed))
+            self._synced = True
+        if time.monotonic() - self._last_heartbeat >= self.heartbeat_interval:
+            self.state.heartbeat(self.clock_id, now)
+            self._last_heartbeat = time.monotonic()
+        claimed = []
+        states = self.state.states([entry.name for entry in self.entries])
+        for entry in self.entries:
+            state = states[entry.name]
+            if state is None or state.signature != entry.signature or state.last_tick is None:
+                # Redis lost our state (restart without persistence) or a new version rescheduled it.
+                self.state.register(entry, now)
+                continue
+            tick = entry.latest_due(state.last_tick, now)
+            if tick is None:
+                continue
+            outcome = self.state.claim_and_enqueue(entry, tick, clock_id=self.clock_id, now=now)
+            if outcome is not None:
+                late = (now - tick).total_seconds()
+                logger.info(
+                    "tick %s %s: %s (%.3fs after the tick)",
+                    entry.name,
+                    tick.isoformat(),
+                    outcome,
+                    late,
+                    extra={"entry": entry.name, "tick": tick.isoformat(), "enqueued_job_id": outcome, "late": late},
+                )
+                claimed.append((entry.name, outcome))
+        return claimed
+
+    def run_forever(self) -> None:
+        logger.info("clock %s starting with %s entries", self.clock_id, len(self.entries))
+        backoff = self.poll_interval
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.run_once()
+                backoff = self.poll_interval
+            except RedisError as exc:
+                logger.error("Redis error, retrying in %.1fs: %s", backoff, exc)
+                self._synced = False
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            self.stopping.wait(max(0.0, self.poll_interval - (time.monotonic() - started)))
+        try:
+            self.state.forget(self.clock_id)
+        except RedisError:
+            pass
+        logger.info("clock %s stopped", self.clock_id)
