@@ -1,0 +1,67 @@
+"""Test data builders. Keyword arguments override the defaults."""
+
+import itertools
+from datetime import UTC, datetime
+
+from django.contrib.auth import get_user_model
+
+from apps.applications.models import (
+    Application,
+    ApplicationState,
+    Course,
+    Provider,
+    ProviderUser,
+    RecruitmentCycle,
+)
+
+_seq = itertools.count(1)
+
+
+def make_user(*, username=None, is_staff=False, password="pass-word-123", **fields):
+    n = next(_seq)
+    username = username or f"user{n}"
+    user = get_user_model().objects.create_user(
+        username=username, email=f"{username}@example.com", password=password, is_staff=is_staff, **fields
+    )
+    return user
+
+
+def make_support_user(**fields):
+    return make_user(is_staff=True, **fields)
+
+
+def make_provider(**fields):
+    n = next(_seq)
+    defaults = {"code": f"P{n}", "name": f"Provider {n}", "email": f"provider{n}@example.com"}
+    return Provider.objects.create(**{**defaults, **fields})
+
+
+def make_provider_user(*, provider=None, **fields):
+    user = make_user(**fields)
+    ProviderUser.objects.create(user=user, provider=provider or make_provider())
+    return user
+
+
+def make_course(*, provider=None, **fields):
+    n = next(_seq)
+    defaults = {"code": f"C{n}", "name": f"Course {n}"}
+    return Course.objects.create(provider=provider or make_provider(), **{**defaults, **fields})
+
+
+def make_cycle(*, year=2026, **fields):
+    defaults = {
+        "apply_deadline": datetime(year + 1, 9, 1, 17, 0, tzinfo=UTC),
+        "reject_by_default_date": datetime(year + 1, 9, 30, 22, 59, 59, tzinfo=UTC),
+    }
+    cycle, _ = RecruitmentCycle.objects.get_or_create(year=year, defaults={**defaults, **fields})
+    return cycle
+
+
+def make_application(*, candidate=None, course=None, cycle=None, state=ApplicationState.UNSUBMITTED, **fields):
+    return Application.objects.create(
+        candidate=candidate or make_user(),
+        course=course or make_course(),
+        cycle=cycle or make_cycle(),
+        state=state,
+        **fields,
+    )
