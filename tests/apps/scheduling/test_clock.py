@@ -1,0 +1,180 @@
+"""The clock's tick logic against real Redis, with time travelled by a simulated clock."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import django_rq
+import pytest
+
+from apps.core.redis import redis_connection
+from apps.scheduling.clock_state import ClockState, entry_key, runs_key
+from apps.scheduling.runner import Clock
+from apps.scheduling.timetable import Entry, TimetableError, tick_job_id, validate_timetable
+
+LONDON = ZoneInfo("Europe/London")
+JOB = "jobs.maintenance.sessions_clear_expired"
+
+
+def entry(name, schedule):
+    return Entry(name=name, schedule=schedule, tz="Europe/London", job=JOB, queue="sweeps", why="test")
+
+
+class SimulatedTime:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self):
+        return self.now
+
+
+def enqueued_ids():
+    return django_rq.get_queue("sweeps").get_job_ids()
+
+
+def run_through(clocks, time, until, step=timedelta(seconds=20)):
+    """Poll every clock at each step from now to ``until``; return the (entry, job id) claims."""
+    claims = []
+    while time.now < until:
+        time.now += step
+        for clock in clocks:
+            claims += clock.run_once()
+    return claims
+
+
+def count_by_entry(claims):
+    counts = {}
+    for name, _ in claims:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+DST_TIMETABLE = [
+    entry("daily_0130", "30 1 * * *"),
+    entry("daily_0030", "30 0 * * *"),
+    entry("hourly", "35 * * * *"),
+    entry("every_minute", "* * * * *"),
+]
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [((2026, 3, 29), 23), ((2026, 10, 25), 25), ((2026, 11, 23), 24)],
+    ids=["spring-forward", "fall-back", "ordinary-day"],
+)
+def test_dst_days_follow_vixie_cron(day, hours):
+    start = datetime(*day, tzinfo=LONDON).astimezone(UTC) - timedelta(seconds=1)
+    end = datetime(*day, tzinfo=LONDON).astimezone(UTC) + timedelta(hours=hours) - timedelta(seconds=1)
+    time = SimulatedTime(start)
+    clock = Clock(DST_TIMETABLE, redis_connection(), now=time)
+    clock.run_once()  # registers: nothing fires at start-up
+
+    claims = run_through([clock], time, end)
+
+    assert count_by_entry(claims) == {"daily_0130": 1, "daily_0030": 1, "hourly": hours, "every_minute": hours * 60}
+    assert len(set(enqueued_ids())) == len(claims) == len(enqueued_ids())
+    daily = [job for name, job in claims if name == "daily_0130"][0]
+    fired_at = django_rq.get_queue("sweeps").fetch_job(daily).meta["tick"]
+    expected = {
+        (2026, 3, 29): "2026-03-29T01:00:00+00:00",  # 01:30 does not exist: end of the gap, 02:00 BST
+        (2026, 10, 25): "2026-10-25T00:30:00+00:00",  # 01:30 happens twice: the first, 01:30 BST
+        (2026, 11, 23): "2026-11-23T01:30:00+00:00",
+    }[day]
+    assert fired_at == expected
+
+
+def test_three_clocks_enqueue_each_tick_exactly_once():
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    clocks = [Clock(DST_TIMETABLE, redis_connection(), now=time, clock_id=f"c{i}") for i in range(3)]
+    for clock in clocks:
+        clock.run_once()
+
+    claims = run_through(clocks, time, time.now + timedelta(hours=2))
+
+    assert count_by_entry(claims) == {"every_minute": 120, "hourly": 2}
+    assert sorted(job for _, job in claims) == sorted(enqueued_ids())
+    assert {run["clock"] for run in ClockState(redis_connection()).runs("every_minute", 50)} <= {"c0", "c1", "c2"}
+
+
+def test_catch_up_after_downtime_runs_each_entry_once_then_returns_to_the_timetable():
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    Clock(DST_TIMETABLE, redis_connection(), now=time).run_once()
+
+    time.now = datetime(2026, 11, 24, 3, 10, 30, tzinfo=UTC)  # down for 18 hours
+    restarted = Clock(DST_TIMETABLE, redis_connection(), now=time)
+    claims = restarted.run_once()
+    assert count_by_entry(claims) == {"daily_0130": 1, "daily_0030": 1, "hourly": 1, "every_minute": 1}
+    assert restarted.run_once() == []
+
+    later = run_through([restarted], time, time.now + timedelta(minutes=30))
+    assert count_by_entry(later) == {"every_minute": 30, "hourly": 1}
+
+
+def test_a_new_entry_does_not_fire_at_start_up_and_a_removed_one_leaves_nothing_behind():
+    connection = redis_connection()
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    assert Clock([entry("daily_0130", "30 1 * * *")], connection, now=time).run_once() == []
+    time.now += timedelta(days=1)
+    assert Clock([entry("daily_0130", "30 1 * * *")], connection, now=time).run_once() != []
+    assert connection.exists(entry_key("daily_0130"), runs_key("daily_0130")) == 2
+
+    Clock([entry("hourly", "35 * * * *")], connection, now=time).run_once()
+
+    assert not connection.exists(entry_key("daily_0130"))
+    assert not connection.exists(runs_key("daily_0130"))
+    assert connection.smembers("apply:clock:entries") == {b"hourly"}
+
+
+def test_a_changed_schedule_replaces_the_old_one():
+    connection = redis_connection()
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    Clock([entry("report", "0 8 * * *")], connection, now=time).run_once()
+    rescheduled = Clock([entry("report", "0 10 * * *")], connection, now=time)
+    claims = run_through([rescheduled], time, datetime(2026, 11, 24, 9, 0, tzinfo=UTC), step=timedelta(minutes=1))
+    ticks = [django_rq.get_queue("sweeps").fetch_job(job).meta["tick"] for _, job in claims]
+    assert ticks == ["2026-11-23T10:00:00+00:00"]
+
+
+def test_a_paused_entry_consumes_its_ticks_without_enqueueing():
+    connection = redis_connection()
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    clock = Clock([entry("every_minute", "* * * * *")], connection, now=time)
+    clock.run_once()
+    ClockState(connection).set_paused("every_minute", True)
+    paused = run_through([clock], time, time.now + timedelta(minutes=3))
+    assert [outcome for _, outcome in paused] == ["paused"] * 3
+    assert enqueued_ids() == []
+    ClockState(connection).set_paused("every_minute", False)
+    assert len(run_through([clock], time, time.now + timedelta(minutes=2))) == 2
+    assert len(enqueued_ids()) == 2
+
+
+def test_run_now_enqueues_a_job_with_its_own_id():
+    connection = redis_connection()
+    now = datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)
+    job_id = ClockState(connection).run_now(entry("daily_0130", "30 1 * * *"), now=now, requested_by="support")
+    assert job_id.startswith("clock-daily_0130-manual-20261123T090030-")
+    assert enqueued_ids() == [job_id]
+    assert ClockState(connection).runs("daily_0130")[0]["outcome"] == "manual"
+
+
+def test_tick_job_ids_use_only_characters_rq_allows():
+    job_id = tick_job_id("reject_applications_by_default", datetime(2026, 3, 29, 1, 0, tzinfo=UTC))
+    assert job_id == "clock-reject_applications_by_default-20260329T010000Z"
+    assert set(job_id) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([entry("a", "* * * * *"), entry("a", "0 1 * * *")], "duplicate entry names: a"),
+        ([entry("bad name", "* * * * *")], "names are lowercase"),
+        ([entry("a", "61 * * * *")], "invalid schedule"),
+        ([entry("a", "* * * *")], "5-field cron"),
+        ([Entry("a", "* * * * *", "Europe/Londres", JOB, "sweeps", "x")], "unknown time zone"),
+        ([Entry("a", "* * * * *", "UTC", "jobs.nope.missing", "sweeps", "x")], "does not import"),
+        ([Entry("a", "* * * * *", "UTC", JOB, "sweeps", " ")], "say why"),
+    ],
+)
+def test_validation_rejects_bad_timetables(entries, message):
+    with pytest.raises(TimetableError, match=message):
+        validate_timetable(entries)
