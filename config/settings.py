@@ -5,6 +5,7 @@ environment variables; defaults are the production-safe choice. Every variable i
 in the README's configuration table.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -84,8 +85,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
-    # A file, not memory: tests start real worker and clock processes that share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    # A file, not memory: tests start real worker and clock processes that share it
+    # (one per test run, so two runs on one machine do not collide).
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and RQ ------------------------------------------------------------------

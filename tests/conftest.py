@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 from redis import Redis
 
@@ -12,6 +14,12 @@ def _test_redis() -> Redis:
     return connection
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(autouse=True)
 def redis_db():
     """A clean test Redis database for every test."""
@@ -19,3 +27,45 @@ def redis_db():
     connection.flushdb()
     yield connection
     connection.flushdb()
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Start real processes with ``processes.start(name, args, env)``; all are stopped at teardown."""
+    from tests.processes import Process
+
+    started = []
+
+    class Starter:
+        log_dir = tmp_path
+
+        def start(self, name, args, env):
+            process = Process(name, args, env, tmp_path)
+            started.append(process)
+            return process
+
+    yield Starter()
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message it accepts."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Keep(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    handler = Keep()
+    handler.port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+    controller.start()
+    yield handler
+    controller.stop()
