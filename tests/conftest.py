@@ -29,6 +29,16 @@ def redis_db():
     connection.flushdb()
 
 
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Fast password hashing (many users per test), and static files without collectstatic."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def processes(tmp_path):
     """Start real processes with ``processes.start(name, args, env)``; all are stopped at teardown."""

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
-from apps.applications.models import AWAITING_DECISION_STATES, Application
+from apps.applications.models import AWAITING_DECISION_STATES, Application, ApplicationState
 
 
 def application_ids_due_for_rejection(*, limit: int) -> list[int]:
@@ -24,7 +24,8 @@ def applications_visible_to(user) -> QuerySet[Application]:
         return qs
     provider_user = getattr(user, "provider_user", None)
     if provider_user is not None:
-        return qs.filter(course__provider_id=provider_user.provider_id)
+        # Providers see applications once submitted, never a candidate's draft.
+        return qs.filter(course__provider_id=provider_user.provider_id).exclude(state=ApplicationState.UNSUBMITTED)
     return qs.filter(candidate=user)
 
 
