@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # django-rq's dashboard: its views require a staff user.
     path("django-rq/", include("django_rq.urls")),
+    path("schedule/", include("apps.scheduling.urls")),
     path("", include("apps.applications.urls")),
 ]

@@ -35,4 +35,19 @@ def _redis():
 def healthz(request):
     checks = {"database": _check(_database), "redis": _check(_redis)}
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    # Reported, not failed on: a missing clock must not get the web containers restarted.
+    body["clock"] = _clock() if checks["redis"] == "ok" else "unknown"
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _clock() -> str:
+    from django.utils import timezone
+
+    from apps.scheduling.clock_state import clock_liveness
+
+    try:
+        return clock_liveness(redis_connection(), timezone.now())["status"]
+    except Exception as exc:
+        logger.warning("clock liveness unknown: %s", exc)
+        return "unknown"

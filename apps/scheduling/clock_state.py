@@ -90,7 +90,17 @@ class ClockState:
                             key,
                             mapping={"last_tick": _iso(entry.latest_at_or_before(now)), "signature": entry.signature},
                         )
-                    pipe.hset(key, mapping={"job": entry.job, "queue": entry.queue})
+                    pipe.hset(
+                        key,
+                        mapping={
+                            "job": entry.job,
+                            "queue": entry.queue,
+                            "schedule": entry.schedule,
+                            "tz": entry.tz,
+                            "why": entry.why,
+                            "description": entry.describe(),
+                        },
+                    )
                     pipe.sadd(ENTRIES_KEY, entry.name)
                     pipe.execute()
                     return
@@ -169,20 +179,77 @@ class ClockState:
     def set_paused(self, name: str, paused: bool) -> None:
         self.connection.hset(entry_key(name), "paused", "1" if paused else "0")
 
-    def run_now(self, entry: Entry, *, now: datetime, requested_by: str) -> str:
+    def run_now(self, name: str, *, now: datetime, requested_by: str) -> str:
         """Enqueue the entry's job once, outside its timetable, with its own job id."""
-        queue = django_rq.get_queue(entry.queue)
-        job_id = f"clock-{entry.name}-manual-{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        data = _decode(self.connection.hgetall(entry_key(name)))
+        if not data.get("job"):
+            raise KeyError(f"no entry named {name!r} in the clock's timetable")
+        queue = django_rq.get_queue(data["queue"])
+        job_id = f"clock-{name}-manual-{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         with self.connection.pipeline() as pipe:
             queue.enqueue_many(
-                [queue.prepare_data(entry.job, job_id=job_id, description=f"{entry.name} (run now by {requested_by})",
-                                    meta={"clock_entry": entry.name, "manual": True})],
+                [
+                    queue.prepare_data(
+                        data["job"],
+                        job_id=job_id,
+                        description=f"{name} (run now by {requested_by})",
+                        meta={"clock_entry": name, "manual": True},
+                    )
+                ],
                 pipeline=pipe,
             )
-            self._record_run(pipe, entry.name, tick=now, job_id=job_id, clock_id=f"manual:{requested_by}", now=now,
+            self._record_run(pipe, name, tick=now, job_id=job_id, clock_id=f"manual:{requested_by}", now=now,
                              outcome="manual")
             pipe.execute()
         return job_id
+
+    def overview(self, now: datetime, runs: int = 5) -> list[dict]:
+        """Every registered entry as the running clocks see it: schedule, state, next and last runs."""
+        from cronsim import CronSim
+        from rq.job import Job
+
+        names = sorted(name.decode() for name in self.connection.smembers(ENTRIES_KEY))
+        pipe = self.connection.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(entry_key(name))
+            pipe.lrange(runs_key(name), 0, runs - 1)
+        raw = pipe.execute()
+        result = []
+        for index, name in enumerate(names):
+            data = _decode(raw[2 * index])
+            recent = [json.loads(item) for item in raw[2 * index + 1]]
+            job_ids = [run["job_id"] for run in recent if run.get("job_id")]
+            statuses = {
+                job.id: job.get_status(refresh=False)
+                for job in Job.fetch_many(job_ids, connection=self.connection)
+                if job is not None
+            }
+            for run in recent:
+                status = statuses.get(run.get("job_id"))
+                run["status"] = status.value if status is not None else ("—" if not run.get("job_id") else "expired")
+            last_tick = _parse(data.get("last_tick"))
+            next_run = None
+            if data.get("schedule") and data.get("tz"):
+                from zoneinfo import ZoneInfo
+
+                after = max(filter(None, [last_tick, now]))
+                next_run = next(CronSim(data["schedule"], after.astimezone(ZoneInfo(data["tz"]))))
+            result.append(
+                {
+                    "name": name,
+                    "schedule": data.get("schedule", ""),
+                    "tz": data.get("tz", ""),
+                    "description": data.get("description", ""),
+                    "why": data.get("why", ""),
+                    "job": data.get("job", ""),
+                    "queue": data.get("queue", ""),
+                    "paused": data.get("paused") == "1",
+                    "last_tick": last_tick,
+                    "next_run": next_run,
+                    "runs": recent,
+                }
+            )
+        return result
 
     # --- liveness ------------------------------------------------------------------
     def heartbeat(self, clock_id: str, now: datetime) -> None:
@@ -204,3 +271,11 @@ class ClockState:
             }
             for member, score in self.connection.zrange(HEARTBEATS_KEY, 0, -1, withscores=True)
         ]
+
+
+def clock_liveness(connection: Redis, now: datetime) -> dict:
+    """"ok" if a clock sent a heartbeat in the last 15 s, "stale" if only older ones, else "missing"."""
+    beats = ClockState(connection).heartbeats(now)
+    live = [beat for beat in beats if not beat["stale"]]
+    status = "ok" if live else ("stale" if beats else "missing")
+    return {"status": status, "live": len(live), "clocks": beats}

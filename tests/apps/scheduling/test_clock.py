@@ -151,7 +151,8 @@ def test_a_paused_entry_consumes_its_ticks_without_enqueueing():
 def test_run_now_enqueues_a_job_with_its_own_id():
     connection = redis_connection()
     now = datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)
-    job_id = ClockState(connection).run_now(entry("daily_0130", "30 1 * * *"), now=now, requested_by="support")
+    Clock([entry("daily_0130", "30 1 * * *")], connection, now=lambda: now).run_once()
+    job_id = ClockState(connection).run_now("daily_0130", now=now, requested_by="support")
     assert job_id.startswith("clock-daily_0130-manual-20261123T090030-")
     assert enqueued_ids() == [job_id]
     assert ClockState(connection).runs("daily_0130")[0]["outcome"] == "manual"
@@ -178,3 +179,28 @@ def test_tick_job_ids_use_only_characters_rq_allows():
 def test_validation_rejects_bad_timetables(entries, message):
     with pytest.raises(TimetableError, match=message):
         validate_timetable(entries)
+
+
+def test_run_now_of_an_unknown_entry_is_a_clear_error():
+    with pytest.raises(KeyError, match="no entry named 'nope'"):
+        ClockState(redis_connection()).run_now("nope", now=datetime(2026, 11, 23, tzinfo=UTC), requested_by="x")
+
+
+def test_overview_shows_schedule_next_run_and_last_runs_with_their_outcome():
+    connection = redis_connection()
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    clock = Clock([entry("every_minute", "* * * * *"), entry("daily_0130", "30 1 * * *")], connection, now=time)
+    clock.run_once()
+    run_through([clock], time, time.now + timedelta(minutes=2))
+    ClockState(connection).set_paused("daily_0130", True)
+
+    overview = {row["name"]: row for row in ClockState(connection).overview(time.now)}
+
+    minute = overview["every_minute"]
+    assert (minute["schedule"], minute["tz"], minute["description"]) == (
+        "* * * * *", "Europe/London", "Every minute (Europe/London)")
+    assert minute["next_run"].astimezone(UTC) == datetime(2026, 11, 23, 9, 3, tzinfo=UTC)
+    assert [run["status"] for run in minute["runs"]] == ["queued", "queued"]
+    assert [run["tick"] for run in minute["runs"]] == ["2026-11-23T09:02:00+00:00", "2026-11-23T09:01:00+00:00"]
+    assert overview["daily_0130"]["paused"] is True
+    assert overview["daily_0130"]["next_run"].astimezone(UTC) == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)

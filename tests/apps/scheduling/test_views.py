@@ -1,0 +1,59 @@
+from datetime import UTC, datetime
+
+import django_rq
+import pytest
+
+from apps.core.redis import redis_connection
+from apps.scheduling.clock_state import ClockState
+from apps.scheduling.runner import Clock
+from apps.scheduling.timetable import Entry
+from tests.factories import make_provider_user, make_support_user, make_user
+
+pytestmark = pytest.mark.django_db
+ENTRY = Entry("every_minute", "* * * * *", "Europe/London", "jobs.maintenance.sessions_clear_expired", "sweeps",
+              "test entry")
+
+
+@pytest.fixture
+def registered():
+    Clock([ENTRY], redis_connection(), now=lambda: datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)).run_once()
+
+
+def test_schedule_page_is_for_support_only(client, registered):
+    assert client.get("/schedule/").status_code == 302
+    for user in (make_user(), make_provider_user()):
+        client.force_login(user)
+        assert client.get("/schedule/").status_code == 403
+        assert client.post("/schedule/every_minute/run/").status_code == 403
+    assert django_rq.get_queue("sweeps").count == 0
+
+
+def test_schedule_page_shows_entries_clocks_and_workers(client, registered):
+    client.force_login(make_support_user())
+    page = client.get("/schedule/").content.decode()
+    assert "every_minute" in page and "Every minute (Europe/London)" in page and "test entry" in page
+    assert "No clock has reported in the last 15 seconds" in page  # the test clock beat at 09:00
+    assert "No worker is running" in page
+
+
+def test_support_can_pause_resume_and_run_an_entry_now(client, registered):
+    client.force_login(make_support_user(username="sam"))
+    client.post("/schedule/every_minute/pause/")
+    assert ClockState(redis_connection()).states(["every_minute"])["every_minute"].paused
+    client.post("/schedule/every_minute/resume/")
+    assert not ClockState(redis_connection()).states(["every_minute"])["every_minute"].paused
+
+    response = client.post("/schedule/every_minute/run/", follow=True)
+
+    job_ids = django_rq.get_queue("sweeps").get_job_ids()
+    assert len(job_ids) == 1 and job_ids[0].startswith("clock-every_minute-manual-")
+    assert f"enqueued now as job {job_ids[0]}" in response.content.decode()
+    assert ClockState(redis_connection()).runs("every_minute")[0]["clock"] == "manual:sam"
+
+
+def test_actions_need_post_and_a_known_entry(client, registered):
+    client.force_login(make_support_user())
+    assert client.get("/schedule/every_minute/run/").status_code == 405
+    assert client.post("/schedule/nope/run/").status_code == 404
+    assert client.post("/schedule/every_minute/explode/").status_code == 404
+    assert django_rq.get_queue("sweeps").count == 0
