@@ -4,6 +4,9 @@
     python clock.py            run (any number of clocks may run: each tick is enqueued once)
     python clock.py --list     print the timetable with next run times, and exit
     python clock.py --check    validate the timetable (schedules, zones, names, job imports), and exit
+
+CLOCK_TIMETABLE=package.module.NAME runs another timetable (tests and benchmarks use
+second-level ones); CLOCK_POLL_INTERVAL sets the seconds between polls (default 0.5).
 """
 
 import argparse
@@ -17,7 +20,12 @@ import django  # noqa: E402
 
 django.setup()
 
-from apps.scheduling.timetable import Entry, TimetableError, validate_timetable  # noqa: E402
+from apps.scheduling.timetable import (  # noqa: E402
+    Entry,
+    TimetableError,
+    timetable_from_setting,
+    validate_timetable,
+)
 
 LONDON = "Europe/London"
 
@@ -51,37 +59,53 @@ TIMETABLE = [
 ]
 
 
-def _print_timetable() -> None:
+def _print_timetable(entries: list[Entry]) -> None:
+    """Each entry with its next run, and its last runs as recorded in Redis (if reachable)."""
+    from redis.exceptions import RedisError
+
+    from apps.core.redis import redis_connection
+    from apps.scheduling.clock_state import ClockState
     from apps.scheduling.runner import utc_now
 
     now = utc_now()
-    for entry in TIMETABLE:
-        next_run = entry.next_after(now).astimezone(entry.zone)
-        print(f"{entry.name:34} {entry.schedule:14} {entry.tz:15} next {next_run:%Y-%m-%d %H:%M %Z}")
-        print(f"{'':34} {entry.describe()}; {entry.job} on queue {entry.queue!r}")
+    try:
+        state = ClockState(redis_connection())
+        overview = {row["name"]: row for row in state.overview(now, runs=3)}
+    except RedisError as exc:
+        overview = {}
+        print(f"(Redis not reachable, last runs not shown: {exc})")
+    for entry in entries:
+        known = overview.get(entry.name, {})
+        next_run = entry.next_after(max(filter(None, [known.get("last_tick"), now]))).astimezone(entry.zone)
+        paused = " PAUSED" if known.get("paused") else ""
+        print(f"{entry.name:28} {entry.schedule:14} {entry.tz:15} next {next_run:%Y-%m-%d %H:%M:%S %Z}{paused}")
+        print(f"{'':28} {entry.describe()}; {entry.job} on queue {entry.queue!r}")
+        for run in known.get("runs", []):
+            print(f"{'':28} last: tick {run['tick']} job {run.get('job_id') or '-'} {run['outcome']}: {run['status']}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--list", action="store_true", help="print the timetable with next run times")
+    parser.add_argument("--list", action="store_true", help="print the timetable with next and last runs")
     parser.add_argument("--check", action="store_true", help="validate the timetable")
     args = parser.parse_args(argv)
     try:
-        validate_timetable(TIMETABLE)
+        entries = timetable_from_setting(TIMETABLE, os.environ.get("CLOCK_TIMETABLE"))
+        validate_timetable(entries)
     except TimetableError as exc:
         print(f"clock.py: invalid timetable: {exc}", file=sys.stderr)
         return 2
     if args.check:
-        print(f"timetable OK: {len(TIMETABLE)} entries")
+        print(f"timetable OK: {len(entries)} entries")
         return 0
     if args.list:
-        _print_timetable()
+        _print_timetable(entries)
         return 0
 
     from apps.core.redis import redis_connection
     from apps.scheduling.runner import Clock
 
-    clock = Clock(TIMETABLE, redis_connection(), poll_interval=float(os.environ.get("CLOCK_POLL_INTERVAL", "0.5")))
+    clock = Clock(entries, redis_connection(), poll_interval=float(os.environ.get("CLOCK_POLL_INTERVAL", "0.5")))
     clock.install_signal_handlers()
     clock.run_forever()
     return 0

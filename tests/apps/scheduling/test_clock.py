@@ -5,11 +5,13 @@ from zoneinfo import ZoneInfo
 
 import django_rq
 import pytest
+from redis import Redis
 
 from apps.core.redis import redis_connection
 from apps.scheduling.clock_state import ClockState, entry_key, runs_key
 from apps.scheduling.runner import Clock
 from apps.scheduling.timetable import Entry, TimetableError, tick_job_id, validate_timetable
+from tests.settings_env import TEST_REDIS_URL
 
 LONDON = ZoneInfo("Europe/London")
 JOB = "jobs.maintenance.sessions_clear_expired"
@@ -170,7 +172,7 @@ def test_tick_job_ids_use_only_characters_rq_allows():
         ([entry("a", "* * * * *"), entry("a", "0 1 * * *")], "duplicate entry names: a"),
         ([entry("bad name", "* * * * *")], "names are lowercase"),
         ([entry("a", "61 * * * *")], "invalid schedule"),
-        ([entry("a", "* * * *")], "5-field cron"),
+        ([entry("a", "* * * *")], "cron expression of 5 fields"),
         ([Entry("a", "* * * * *", "Europe/Londres", JOB, "sweeps", "x")], "unknown time zone"),
         ([Entry("a", "* * * * *", "UTC", "jobs.nope.missing", "sweeps", "x")], "does not import"),
         ([Entry("a", "* * * * *", "UTC", JOB, "sweeps", " ")], "say why"),
@@ -204,3 +206,48 @@ def test_overview_shows_schedule_next_run_and_last_runs_with_their_outcome():
     assert [run["tick"] for run in minute["runs"]] == ["2026-11-23T09:02:00+00:00", "2026-11-23T09:01:00+00:00"]
     assert overview["daily_0130"]["paused"] is True
     assert overview["daily_0130"]["next_run"].astimezone(UTC) == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
+
+
+def test_a_tick_already_claimed_is_not_enqueued_again():
+    connection = redis_connection()
+    now = datetime(2026, 11, 23, 9, 1, 0, tzinfo=UTC)
+    every_minute = entry("every_minute", "* * * * *")
+    ClockState(connection).register(every_minute, now - timedelta(minutes=1))
+    tick = datetime(2026, 11, 23, 9, 1, tzinfo=UTC)
+
+    first = ClockState(connection).claim_and_enqueue(every_minute, tick, clock_id="a", now=now)
+    again = ClockState(connection).claim_and_enqueue(every_minute, tick, clock_id="b", now=now)
+    older = ClockState(connection).claim_and_enqueue(every_minute, tick - timedelta(minutes=1), clock_id="b", now=now)
+
+    assert first == tick_job_id("every_minute", tick)
+    assert again is None and older is None
+    assert enqueued_ids() == [first]
+
+
+def test_a_clock_that_stalls_between_reading_and_claiming_loses_the_tick(monkeypatch):
+    """Clock A reads the entry's state, stalls; clock B claims the tick; A's claim must fail."""
+    import apps.scheduling.clock_state as clock_state
+
+    connection = redis_connection()
+    now = datetime(2026, 11, 23, 9, 1, 0, tzinfo=UTC)
+    every_minute = entry("every_minute", "* * * * *")
+    ClockState(connection).register(every_minute, now - timedelta(minutes=1))
+    tick = datetime(2026, 11, 23, 9, 1, tzinfo=UTC)
+    real_decode = clock_state._decode
+    interleaved = []
+    stalled = []
+
+    def decode_then_let_b_in(mapping):
+        result = real_decode(mapping)
+        if not stalled:  # A has read (under WATCH) and stalls here: B runs its whole claim
+            stalled.append(True)
+            b = ClockState(Redis.from_url(TEST_REDIS_URL))
+            interleaved.append(b.claim_and_enqueue(every_minute, tick, clock_id="b", now=now))
+        return result
+
+    monkeypatch.setattr(clock_state, "_decode", decode_then_let_b_in)
+    a = ClockState(connection).claim_and_enqueue(every_minute, tick, clock_id="a", now=now)
+
+    assert interleaved == [tick_job_id("every_minute", tick)]
+    assert a is None
+    assert enqueued_ids() == interleaved

@@ -1,0 +1,11 @@
+"""Timetables with second-level ticks for tests that run real clock processes
+(``CLOCK_TIMETABLE=tests.clock_timetables.EVERY_SECOND python clock.py``)."""
+
+from apps.scheduling.timetable import Entry
+
+JOB = "jobs.maintenance.sessions_clear_expired"  # never run: these tests start no worker
+
+EVERY_SECOND = [
+    Entry(name="every_second", schedule="* * * * * *", tz="UTC", job=JOB, queue="sweeps", why="test"),
+    Entry(name="every_two_seconds", schedule="*/2 * * * * *", tz="Europe/London", job=JOB, queue="sweeps", why="test"),
+]

@@ -1,0 +1,134 @@
+"""Real ``python clock.py`` processes against real Redis, with second-level timetables:
+exactly once per tick with several clocks, takeover after kill -9, a stalled clock,
+catch-up after downtime, a Redis restart, and SIGTERM."""
+
+import json
+import signal
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from redis import Redis
+
+from apps.scheduling.clock_state import runs_key
+from tests.conftest import free_port
+from tests.processes import child_env, clock_args, redis_server_args, wait_until
+from tests.settings_env import TEST_REDIS_URL
+
+pytestmark = pytest.mark.processes
+TIMETABLE = "tests.clock_timetables.EVERY_SECOND"
+
+
+def clock_env(redis_url=TEST_REDIS_URL, poll="0.2"):
+    return child_env(CLOCK_TIMETABLE=TIMETABLE, CLOCK_POLL_INTERVAL=poll, REDIS_URL=redis_url)
+
+
+def queued_ids(connection: Redis) -> list[str]:
+    return [raw.decode() for raw in connection.lrange("rq:queue:sweeps", 0, -1)]
+
+
+def ticks(connection: Redis, entry: str) -> list[datetime]:
+    prefix = f"clock-{entry}-"
+    return sorted(
+        datetime.strptime(job_id[len(prefix):], "%Y%m%dT%H%M%SZ")
+        for job_id in queued_ids(connection)
+        if job_id.startswith(prefix)
+    )
+
+
+def runs(connection: Redis, entry: str) -> list[dict]:
+    return [json.loads(raw) for raw in connection.lrange(runs_key(entry), 0, -1)][::-1]
+
+
+def assert_each_tick_once(connection: Redis, entry: str = "every_second", step: int = 1):
+    ids = queued_ids(connection)
+    assert len(ids) == len(set(ids)), "a job id was enqueued twice"
+    seen = ticks(connection, entry)
+    assert len(seen) >= 3
+    gaps = [(a, b) for a, b in zip(seen, seen[1:]) if (b - a) != timedelta(seconds=step)]
+    assert gaps == [], f"missed ticks between {gaps}"
+    return seen
+
+
+def test_three_clocks_enqueue_each_tick_exactly_once_even_when_one_stalls(processes, redis_db):
+    # Fast polls make the clocks contend for the same ticks.
+    clocks = [processes.start(f"clock{i}", clock_args(), clock_env(poll="0.05")) for i in range(3)]
+    wait_until(lambda: len(ticks(redis_db, "every_second")) >= 3, timeout=30, message="first ticks")
+    clocks[0].popen.send_signal(signal.SIGSTOP)  # a clock stalled mid-pass (GC, swap, a paused VM)
+    time.sleep(3)
+    clocks[0].popen.send_signal(signal.SIGCONT)
+    time.sleep(3)
+    for clock in clocks:
+        assert clock.stop() == 0
+
+    assert_each_tick_once(redis_db, "every_second", 1)
+    assert_each_tick_once(redis_db, "every_two_seconds", 2)
+    claimed_by = {run["clock"] for run in runs(redis_db, "every_second")}
+    assert len(claimed_by) >= 2, "the clocks were expected to share the ticks"
+
+
+def test_another_clock_takes_over_within_a_poll_after_kill_9(processes, redis_db):
+    first = processes.start("first", clock_args(), clock_env())
+    second = processes.start("second", clock_args(), clock_env())
+    wait_until(lambda: len(ticks(redis_db, "every_second")) >= 3, timeout=30, message="first ticks")
+    first.kill()
+    killed_at = time.time()
+    wait_until(
+        lambda: [r for r in runs(redis_db, "every_second") if datetime.fromisoformat(r["tick"]).timestamp() > killed_at + 2],
+        timeout=30,
+        message="ticks after the kill",
+    )
+    assert second.stop() == 0
+
+    assert_each_tick_once(redis_db)
+    after = [r for r in runs(redis_db, "every_second") if datetime.fromisoformat(r["tick"]).timestamp() > killed_at]
+    assert after and all(r["clock"].endswith(f"-{second.pid}") for r in after)
+    lateness = [
+        (datetime.fromisoformat(r["enqueued_at"]) - datetime.fromisoformat(r["tick"])).total_seconds() for r in after
+    ]
+    assert max(lateness) < 30, lateness  # the issue's bound; in practice one poll (0.2 s)
+
+
+def test_catch_up_after_all_clocks_were_down_runs_once_then_returns_to_the_timetable(processes, redis_db):
+    clock = processes.start("clock", clock_args(), clock_env())
+    wait_until(lambda: len(ticks(redis_db, "every_second")) >= 2, timeout=30, message="first ticks")
+    assert clock.stop() == 0  # SIGTERM: stops between ticks, exit code 0
+    stopped_at = time.time()
+    time.sleep(4)  # four or five ticks missed
+    restarted_at = time.time()
+    processes.start("restarted", clock_args(), clock_env())
+    wait_until(
+        lambda: [t for t in ticks(redis_db, "every_second") if t.timestamp() > restarted_at + 2],
+        timeout=30,
+        message="ticks after the restart",
+    )
+    missed = [t for t in ticks(redis_db, "every_second") if stopped_at + 1 < t.timestamp() < restarted_at]
+    assert len(missed) <= 1, f"missed ticks must coalesce into one run, got {missed}"
+    assert len({*queued_ids(redis_db)}) == len(queued_ids(redis_db))
+
+
+def test_a_redis_restart_does_not_stop_the_clock(processes):
+    port = free_port()
+    server = processes.start("redis", redis_server_args(port), {})
+    url = f"redis://127.0.0.1:{port}/0"
+    connection = Redis.from_url(url)
+    wait_until(lambda: _pings(connection), timeout=10, message="private redis")
+    clock = processes.start("clock", clock_args(), clock_env(redis_url=url))
+    wait_until(lambda: len(ticks(connection, "every_second")) >= 2, timeout=30, message="first ticks")
+
+    server.kill()
+    time.sleep(3)
+    assert clock.popen.poll() is None, "the clock died with Redis"
+    server = processes.start("redis-again", redis_server_args(port), {})
+    wait_until(lambda: _pings(connection), timeout=10, message="redis back")
+    wait_until(lambda: len(ticks(connection, "every_second")) >= 2, timeout=30, message="ticks after the restart")
+    assert clock.popen.poll() is None
+    assert "Redis error, retrying" in clock.output()
+    assert clock.stop() == 0
+
+
+def _pings(connection: Redis) -> bool:
+    try:
+        return connection.ping()
+    except Exception:
+        return False
