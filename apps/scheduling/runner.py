@@ -86,6 +86,7 @@ class Clock:
             if tick is None:
                 continue
             outcome = self.state.claim_and_enqueue(entry, tick, clock_id=self.clock_id, now=now)
+            self._next_tick[entry.name] = (tick, entry.next_after(tick))
             if outcome is not None:
                 late = (now - tick).total_seconds()
                 logger.info(
@@ -98,6 +99,14 @@ class Clock:
                 )
                 claimed.append((entry.name, outcome))
         return claimed
+
+    def _sleep_seconds(self, started: float) -> float:
+        """Until the next poll, or until just after the soonest known tick if that comes first."""
+        remaining = self.poll_interval - (time.monotonic() - started)
+        if self._next_tick:
+            soonest = min(next_tick for _, next_tick in self._next_tick.values())
+            remaining = min(remaining, (soonest - self.now()).total_seconds() + 0.002)
+        return max(0.0, remaining)
 
     def run_forever(self) -> None:
         logger.info("clock %s starting with %s entries", self.clock_id, len(self.entries))
@@ -113,7 +122,7 @@ class Clock:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            self.stopping.wait(max(0.0, self.poll_interval - (time.monotonic() - started)))
+            self.stopping.wait(self._sleep_seconds(started))
         try:
             self.state.forget(self.clock_id)
         except RedisError:
