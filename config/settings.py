@@ -105,7 +105,7 @@ RQ_QUEUES = {
 }
 # We enqueue on commit ourselves (apps.core.enqueue): django-rq's commit mode covers
 # enqueue() only and turns a Redis outage into a 500 after the commit.
-RQ = {"COMMIT_MODE": "auto"}
+RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "apps.core.worker.Worker"}
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Business rules ----------------------------------------------------------------
@@ -113,6 +113,10 @@ RQ_SHOW_ADMIN_LINK = True
 APPLY_RBD_WORKING_DAYS = env.int_("APPLY_RBD_WORKING_DAYS", 20)
 # Working days a candidate has to answer an offer before it is declined by default.
 APPLY_DBD_WORKING_DAYS = env.int_("APPLY_DBD_WORKING_DAYS", 10)
+# Reminders: a provider is chased once when the RBD is within this many working days,
+# a candidate once when the DBD is.
+APPLY_PROVIDER_CHASER_WORKING_DAYS = env.int_("APPLY_PROVIDER_CHASER_WORKING_DAYS", 10)
+APPLY_CANDIDATE_CHASER_WORKING_DAYS = env.int_("APPLY_CANDIDATE_CHASER_WORKING_DAYS", 5)
 # Ids per process job, and the most ids one sweep selects.
 APPLY_BATCH_SIZE = env.int_("APPLY_BATCH_SIZE", 200)
 APPLY_SWEEP_LIMIT = env.int_("APPLY_SWEEP_LIMIT", 20000)

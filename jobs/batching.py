@@ -1,5 +1,6 @@
 """Fan-out helpers shared by the sweeps: claim ids, enqueue batches in one pipeline."""
 
+import random
 import uuid
 
 import django_rq
@@ -8,7 +9,19 @@ from rq import Retry
 from apps.core.redis import redis_connection
 
 CLAIM_TTL_SECONDS = 180
-PROCESS_RETRY = Retry(max=3, interval=[10, 30, 90])
+
+
+def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
+    """Exponential backoff (10 s, 20 s, 40 s, ...) with each wait drawn from 50-150 % of it.
+
+    RQ's Retry has no jitter of its own: drawing the waits per job spreads the retries of
+    many jobs that failed together (a database blip) instead of retrying them in lockstep.
+    Retry waits are run by the worker's scheduler (``rqworker --with-scheduler``).
+    """
+    return Retry(
+        max=attempts,
+        interval=[max(1, round(base_seconds * 2**n * random.uniform(0.5, 1.5))) for n in range(attempts)],
+    )
 
 
 def claim_ids(kind: str, ids: list[int], ttl: int = CLAIM_TTL_SECONDS) -> list[int]:
@@ -36,7 +49,7 @@ def enqueue_batches(*, queue: str, func: str, ids: list[int], batch_size: int, j
             func,
             args=(ids[i : i + batch_size],),
             job_id=f"{job_prefix}-{uuid.uuid4().hex}",
-            retry=PROCESS_RETRY,
+            retry=retry_with_jitter(),
         )
         for i in range(0, len(ids), batch_size)
     ]
