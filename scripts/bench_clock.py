@@ -27,9 +27,9 @@ from apps.scheduling.timetable import Entry  # noqa: E402
 
 JOB = "jobs.maintenance.sessions_clear_expired"  # never run: no worker in the benchmark
 BENCH_TIMETABLE = [
-    Entry(name="every_second", schedule="* * * * * *", tz="UTC", job=JOB, queue="sweeps", why="bench"),
-    Entry(name="every_2s_london", schedule="*/2 * * * * *", tz="Europe/London", job=JOB, queue="sweeps", why="bench"),
-    Entry(name="every_5s", schedule="*/5 * * * * *", tz="UTC", job=JOB, queue="sweeps", why="bench"),
+    Entry(name="every_second", schedule="* * * * * *", tz="UTC", job=JOB, queue="sweeps", why="bench", skip_if_running=False),
+    Entry(name="every_2s_london", schedule="*/2 * * * * *", tz="Europe/London", job=JOB, queue="sweeps", why="bench", skip_if_running=False),
+    Entry(name="every_5s", schedule="*/5 * * * * *", tz="UTC", job=JOB, queue="sweeps", why="bench", skip_if_running=False),
 ]
 
 

@@ -6,6 +6,11 @@ from apps.scheduling.timetable import Entry
 JOB = "jobs.maintenance.sessions_clear_expired"  # never run: these tests start no worker
 
 EVERY_SECOND = [
-    Entry(name="every_second", schedule="* * * * * *", tz="UTC", job=JOB, queue="sweeps", why="test"),
-    Entry(name="every_two_seconds", schedule="*/2 * * * * *", tz="Europe/London", job=JOB, queue="sweeps", why="test"),
+    Entry(name="every_second", schedule="* * * * * *", tz="UTC", job=JOB, queue="sweeps", why="test", skip_if_running=False),
+    Entry(name="every_two_seconds", schedule="*/2 * * * * *", tz="Europe/London", job=JOB, queue="sweeps", why="test", skip_if_running=False),
+]
+
+SLOW_SWEEP_EVERY_SECOND = [
+    Entry(name="slow_sweep", schedule="* * * * * *", tz="UTC", job="tests.slow_jobs.slow_sweep", queue="sweeps",
+          why="test: takes 2.5 s, ticks every second"),
 ]

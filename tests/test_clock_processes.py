@@ -132,3 +132,30 @@ def _pings(connection: Redis) -> bool:
         return connection.ping()
     except Exception:
         return False
+
+
+def test_a_sweep_slower_than_its_interval_never_overlaps_and_never_piles_up(processes, redis_db):
+    """The seed scenario, at second scale: ticks every second, runs take 2.5 s, two workers."""
+    from tests.processes import worker_args
+    from tests.slow_jobs import RUNS_KEY
+
+    env = child_env(CLOCK_TIMETABLE="tests.clock_timetables.SLOW_SWEEP_EVERY_SECOND", CLOCK_POLL_INTERVAL="0.2")
+    workers = [processes.start(f"worker{i}", worker_args("sweeps"), env) for i in range(2)]
+    clock = processes.start("clock", clock_args(), env)
+    queue_lengths = []
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline:
+        queue_lengths.append(redis_db.llen("rq:queue:sweeps"))
+        time.sleep(0.1)
+    assert clock.stop() == 0
+    for worker in workers:
+        worker.stop()
+
+    done = [json.loads(raw) for raw in redis_db.lrange(RUNS_KEY, 0, -1)]
+    intervals = sorted((run["start"], run["end"]) for run in done if "start" in run)
+    assert len(intervals) >= 3
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(intervals, intervals[1:])), intervals
+    assert not [run for run in done if "lease" in run], "a second run was started while one was running"
+    assert max(queue_lengths) <= 1, "ticks piled up behind the slow run"
+    outcomes = [run["outcome"] for run in runs(redis_db, "slow_sweep")]
+    assert any(outcome.startswith("skipped: previous run") for outcome in outcomes)

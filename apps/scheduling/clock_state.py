@@ -28,6 +28,15 @@ ENTRIES_KEY = PREFIX + "entries"
 HEARTBEATS_KEY = PREFIX + "heartbeats"
 RUNS_KEPT = 50
 HEARTBEAT_STALE_SECONDS = 15
+QUEUED_WINDOW_SECONDS = 600
+STARTED_MARGIN_SECONDS = 10
+DEFAULT_JOB_TIMEOUT = 180  # RQ's own default, for a job hash without a timeout
+
+
+def _rq_time(value: str) -> datetime:
+    from rq.utils import utcparse
+
+    return utcparse(value).replace(tzinfo=UTC)
 
 
 def entry_key(name: str) -> str:
@@ -133,8 +142,10 @@ class ClockState:
     def claim_and_enqueue(self, entry: Entry, tick: datetime, *, clock_id: str, now: datetime) -> str | None:
         """Move the entry's ``last_tick`` to ``tick`` and enqueue its job, atomically.
 
-        Returns the job id, "paused" if the entry is paused (the tick is consumed, no job),
-        or None if another clock already claimed this tick or a later one.
+        Returns the job id; "paused" if the entry is paused, or "skipped" if its previous
+        run is still queued or running (the tick is consumed without a job, so runs never
+        pile up behind a slow one); or None if another clock already claimed this tick or
+        a later one.
         """
         key = entry_key(entry.name)
         queue = django_rq.get_queue(entry.queue)
@@ -147,11 +158,18 @@ class ClockState:
                 last = _parse(state.get("last_tick"))
                 if last is not None and last >= tick:
                     return None
-                paused = state.get("paused") == "1"
+                busy = self._still_busy(state.get("last_job_id"), now) if entry.skip_if_running else ""
+                if state.get("paused") == "1":
+                    outcome = "paused"
+                elif busy:
+                    outcome = "skipped"
+                else:
+                    outcome = "enqueued"
                 job_id = tick_job_id(entry.name, tick)
                 pipe.multi()
                 pipe.hset(key, "last_tick", _iso(tick))
-                if not paused:
+                if outcome == "enqueued":
+                    pipe.hset(key, "last_job_id", job_id)
                     queue.enqueue_many(
                         [
                             queue.prepare_data(
@@ -163,12 +181,41 @@ class ClockState:
                         ],
                         pipeline=pipe,
                     )
-                self._record_run(pipe, entry.name, tick=tick, job_id=None if paused else job_id, clock_id=clock_id,
-                                 now=now, outcome="paused" if paused else "enqueued")
+                self._record_run(
+                    pipe,
+                    entry.name,
+                    tick=tick,
+                    job_id=job_id if outcome == "enqueued" else None,
+                    clock_id=clock_id,
+                    now=now,
+                    outcome=outcome if not busy or outcome == "paused" else f"skipped: {busy}",
+                )
                 pipe.execute()
-                return "paused" if paused else job_id
+                return job_id if outcome == "enqueued" else outcome
             except WatchError:
                 return None
+
+    def _still_busy(self, job_id: str | None, now: datetime) -> str:
+        """Why the entry's previous job still counts as in progress ("" if it does not).
+
+        Queued counts for QUEUED_WINDOW (a job waiting behind a backlog must not get a twin);
+        started counts until the job's timeout has surely passed, so a job abandoned by a
+        killed worker blocks its entry for at most that long.
+        """
+        if not job_id:
+            return ""
+        status, enqueued_at, started_at, timeout = (
+            value.decode() if value else ""
+            for value in self.connection.hmget(f"rq:job:{job_id}", "status", "enqueued_at", "started_at", "timeout")
+        )
+        if status == "queued" and enqueued_at:
+            if (now - _rq_time(enqueued_at)).total_seconds() < QUEUED_WINDOW_SECONDS:
+                return f"previous run {job_id} still queued"
+        if status == "started" and started_at:
+            limit = float(timeout or DEFAULT_JOB_TIMEOUT) + STARTED_MARGIN_SECONDS
+            if (now - _rq_time(started_at)).total_seconds() < limit:
+                return f"previous run {job_id} still running"
+        return ""
 
     def _record_run(self, pipe, name, *, tick, job_id, clock_id, now, outcome):
         run = {"tick": _iso(tick), "job_id": job_id, "clock": clock_id, "enqueued_at": _iso(now), "outcome": outcome}

@@ -29,6 +29,8 @@ class Entry:
     job: str  # dotted path of the job function: a public API
     queue: str
     why: str
+    # A tick that finds the previous run still queued or running is skipped, not queued behind it.
+    skip_if_running: bool = True
 
     @property
     def zone(self) -> ZoneInfo:

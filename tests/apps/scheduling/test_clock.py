@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import django_rq
 import pytest
 from redis import Redis
+from rq.job import JobStatus
 
 from apps.core.redis import redis_connection
 from apps.scheduling.clock_state import ClockState, entry_key, runs_key
@@ -33,13 +34,23 @@ def enqueued_ids():
     return django_rq.get_queue("sweeps").get_job_ids()
 
 
+def finish(claims):
+    """Stand-in for workers: the jobs just enqueued have run (so the next tick is not skipped)."""
+    connection = redis_connection()
+    for _, job_id in claims:
+        if job_id.startswith("clock-"):
+            connection.hset(f"rq:job:{job_id}", "status", JobStatus.FINISHED.value)
+
+
 def run_through(clocks, time, until, step=timedelta(seconds=20)):
     """Poll every clock at each step from now to ``until``; return the (entry, job id) claims."""
     claims = []
     while time.now < until:
         time.now += step
         for clock in clocks:
-            claims += clock.run_once()
+            claimed = clock.run_once()
+            finish(claimed)
+            claims += claimed
     return claims
 
 
@@ -202,7 +213,7 @@ def test_overview_shows_schedule_next_run_and_last_runs_with_their_outcome():
     assert (minute["schedule"], minute["tz"], minute["description"]) == (
         "* * * * *", "Europe/London", "Every minute (Europe/London)")
     assert minute["next_run"].astimezone(UTC) == datetime(2026, 11, 23, 9, 3, tzinfo=UTC)
-    assert [run["status"] for run in minute["runs"]] == ["queued", "queued"]
+    assert [run["status"] for run in minute["runs"]] == ["finished", "finished"]
     assert [run["tick"] for run in minute["runs"]] == ["2026-11-23T09:02:00+00:00", "2026-11-23T09:01:00+00:00"]
     assert overview["daily_0130"]["paused"] is True
     assert overview["daily_0130"]["next_run"].astimezone(UTC) == datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
@@ -251,3 +262,32 @@ def test_a_clock_that_stalls_between_reading_and_claiming_loses_the_tick(monkeyp
     assert interleaved == [tick_job_id("every_minute", tick)]
     assert a is None
     assert enqueued_ids() == interleaved
+
+
+def test_a_tick_that_finds_the_previous_run_queued_or_running_is_skipped_not_piled_up():
+    connection = redis_connection()
+    time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
+    clock = Clock([entry("every_minute", "* * * * *")], connection, now=time)
+    clock.run_once()
+    time.now += timedelta(minutes=1)
+    [(_, first)] = clock.run_once()
+    time.now += timedelta(minutes=1)
+    assert clock.run_once() == [("every_minute", "skipped")]  # first is still queued
+
+    job = django_rq.get_queue("sweeps").fetch_job(first)
+    job.set_status(JobStatus.STARTED)
+    time.now += timedelta(minutes=1)
+    connection.hset(job.key, "started_at", (time.now - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    assert clock.run_once() == [("every_minute", "skipped")]  # still running
+    assert ClockState(connection).runs("every_minute")[0]["outcome"] == f"skipped: previous run {first} still running"
+
+    # A run that started longer ago than its timeout was abandoned (worker killed): no longer blocks.
+    time.now += timedelta(minutes=1)
+    connection.hset(job.key, "started_at", (time.now - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    [(_, second)] = clock.run_once()
+    assert second.startswith("clock-every_minute-") and second != first
+    job = django_rq.get_queue("sweeps").fetch_job(second)
+    job.set_status(JobStatus.FINISHED)
+    time.now += timedelta(minutes=1)
+    assert clock.run_once()[0][1].startswith("clock-every_minute-")
+    assert len(enqueued_ids()) == 3
