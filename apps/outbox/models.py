@@ -28,12 +28,14 @@ class OutboxEmail(models.Model):
     lease_token = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
+    # Not sent before this (a delayed email, e.g. the candidate's a minute after the provider's).
+    available_at = models.DateTimeField(db_default=Now())
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["created_at"], condition=Q(status="pending"), name="outbox_pending"),
+            models.Index(fields=["available_at"], condition=Q(status="pending"), name="outbox_pending_available"),
         ]
 
     def __str__(self):

@@ -9,7 +9,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
 
-from apps.core.enqueue import enqueue_many_on_commit
+from apps.core.enqueue import enqueue_in_on_commit, enqueue_many_on_commit
 from apps.outbox.models import OutboxEmail, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 DELIVERY_BATCH_SIZE = 50
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 10
+#: Large fan-outs are staggered: this many delivery batches at once, then the next ones later.
+STAGGER_BATCHES = 20
+STAGGER_DELAY = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Email:
     to: list[str]
     template: str
     context: dict = field(default_factory=dict)
+    delay: timedelta | None = None  # send no earlier than this long after the commit
 
 
 @dataclass
@@ -36,13 +40,16 @@ class DeliveryResult:
 
 def _render(email: Email) -> OutboxEmail:
     context = {**email.context, "service_name": "Apply"}
-    return OutboxEmail(
+    row = OutboxEmail(
         key=email.key,
         to=email.to,
         subject=render_to_string(f"emails/{email.template}_subject.txt", context).strip(),
         body_text=render_to_string(f"emails/{email.template}.txt", context),
         body_html=render_to_string(f"emails/{email.template}.html", context),
     )
+    if email.delay:
+        row.available_at = _db_now_plus(email.delay)
+    return row
 
 
 def _db_now_plus(delta: timedelta):
@@ -53,17 +60,27 @@ def outbox_emails_add(*, emails: list[Email]) -> None:
     """Write emails to the outbox inside the caller's transaction; deliver after commit.
 
     A key already in the outbox is left as it is (the email was already caused once).
+    Delayed emails get a delayed delivery job (RQ's scheduler runs it; it shows in the
+    dashboard's scheduled jobs); large fan-outs are staggered in groups of batches.
     """
     if not emails:
         return
     OutboxEmail.objects.bulk_create([_render(email) for email in emails], ignore_conflicts=True)
-    ids = list(
-        OutboxEmail.objects.filter(key__in=[e.key for e in emails], status=OutboxStatus.PENDING).values_list(
-            "id", flat=True
-        )
-    )
-    batches = [(ids[i : i + DELIVERY_BATCH_SIZE],) for i in range(0, len(ids), DELIVERY_BATCH_SIZE)]
-    enqueue_many_on_commit("email", "jobs.outbox.outbox_emails_deliver", batches)
+    delays = {email.key: email.delay for email in emails}
+    pending = OutboxEmail.objects.filter(key__in=list(delays), status=OutboxStatus.PENDING).values_list("id", "key")
+    by_delay: dict[timedelta | None, list[int]] = {}
+    for pk, key in pending:
+        by_delay.setdefault(delays[key], []).append(pk)
+    for delay, ids in by_delay.items():
+        batches = [(ids[i : i + DELIVERY_BATCH_SIZE],) for i in range(0, len(ids), DELIVERY_BATCH_SIZE)]
+        for start in range(0, len(batches), STAGGER_BATCHES):
+            group = batches[start : start + STAGGER_BATCHES]
+            wait = (delay or timedelta(0)) + STAGGER_DELAY * (start // STAGGER_BATCHES)
+            if wait:
+                for args in group:
+                    enqueue_in_on_commit("email", wait, "jobs.outbox.outbox_emails_deliver", *args)
+            else:
+                enqueue_many_on_commit("email", "jobs.outbox.outbox_emails_deliver", group)
 
 
 def outbox_emails_deliver(*, email_ids: list[int]) -> DeliveryResult:
@@ -72,7 +89,7 @@ def outbox_emails_deliver(*, email_ids: list[int]) -> DeliveryResult:
     for email_id in email_ids:
         token = uuid.uuid4().hex
         claimed = (
-            OutboxEmail.objects.filter(pk=email_id, status=OutboxStatus.PENDING)
+            OutboxEmail.objects.filter(pk=email_id, status=OutboxStatus.PENDING, available_at__lte=Now())
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=Now()))
             .update(lease_token=token, lease_until=_db_now_plus(LEASE), attempts=F("attempts") + 1)
         )

@@ -1,0 +1,122 @@
+"""Outbox delivery through a real SMTP server on loopback."""
+
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from rq.registry import ScheduledJobRegistry
+
+from apps.outbox.models import OutboxEmail, OutboxStatus
+from apps.outbox.selectors import outbox_email_ids_due
+from apps.outbox.services import MAX_ATTEMPTS, Email, outbox_emails_add, outbox_emails_deliver
+from tests.conftest import free_port
+from tests.factories import make_application
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def smtp(settings, smtp_server):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_server.port
+    return smtp_server
+
+
+def add(key="rbd:candidate:1", delay=None):
+    application = make_application()
+    outbox_emails_add(
+        emails=[Email(key=key, to=["c@example.com"], template="rejected_by_default_candidate",
+                      context={"application": application, "candidate": application.candidate,
+                               "course": application.course, "provider": application.course.provider},
+                      delay=delay)]
+    )
+    return OutboxEmail.objects.get(key=key)
+
+
+def test_an_email_is_sent_once_with_its_key_as_message_id(smtp):
+    email = add()
+    first = outbox_emails_deliver(email_ids=[email.pk])
+    again = outbox_emails_deliver(email_ids=[email.pk])
+
+    assert (first.sent, again.sent, again.skipped) == (1, 0, 1)
+    assert [m["Message-ID"] for m in smtp.messages] == ["<rbd.candidate.1@apply.localhost>"]
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.lease_until) == (OutboxStatus.SENT, 1, None)
+    assert email.sent_at is not None
+
+
+def test_the_same_key_written_twice_is_one_email():
+    add()
+    application = make_application()
+    outbox_emails_add(emails=[Email(key="rbd:candidate:1", to=["x@example.com"], template="rejected_by_default_candidate",
+                                    context={"application": application, "candidate": application.candidate,
+                                             "course": application.course, "provider": application.course.provider})])
+    assert OutboxEmail.objects.filter(key="rbd:candidate:1").count() == 1
+    assert OutboxEmail.objects.get().to == ["c@example.com"]
+
+
+def test_an_email_leased_by_another_sender_is_left_to_it(smtp):
+    email = add()
+    OutboxEmail.objects.filter(pk=email.pk).update(lease_token="other", lease_until=timezone.now() + timedelta(seconds=30))
+    assert outbox_emails_deliver(email_ids=[email.pk]).skipped == 1
+    assert smtp.messages == []
+    assert outbox_email_ids_due(limit=10) == []
+    # The other sender died: its lease expires and the email is due again.
+    OutboxEmail.objects.filter(pk=email.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert outbox_email_ids_due(limit=10) == [email.pk]
+    assert outbox_emails_deliver(email_ids=[email.pk]).sent == 1
+
+
+def test_an_smtp_failure_backs_off_and_gives_up_after_the_last_attempt(settings, caplog):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+    email = add()
+
+    result = outbox_emails_deliver(email_ids=[email.pk])
+
+    email.refresh_from_db()
+    assert (result.failed, email.status, email.attempts) == (1, OutboxStatus.PENDING, 1)
+    assert "ConnectionRefusedError" in email.last_error
+    assert email.lease_until > timezone.now() + timedelta(seconds=30)  # backing off
+    assert outbox_email_ids_due(limit=10) == []
+
+    OutboxEmail.objects.filter(pk=email.pk).update(attempts=MAX_ATTEMPTS - 1, lease_until=None)
+    outbox_emails_deliver(email_ids=[email.pk])
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
+
+
+def test_one_failing_email_does_not_stop_the_others(smtp):
+    good = add("a:1")
+    bad = add("a:2")
+    OutboxEmail.objects.filter(pk=bad.pk).update(to=["not an address\n"])
+    result = outbox_emails_deliver(email_ids=[bad.pk, good.pk])
+    assert (result.sent, result.failed) == (1, 1)
+    assert len(smtp.messages) == 1
+
+
+def test_a_delayed_email_waits_and_its_delivery_job_is_scheduled(smtp):
+    with transaction.atomic():
+        email = add(delay=timedelta(minutes=1))
+    assert email.available_at > timezone.now() + timedelta(seconds=50)
+    assert outbox_email_ids_due(limit=10) == []
+    assert outbox_emails_deliver(email_ids=[email.pk]).skipped == 1
+    assert smtp.messages == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delayed_and_staggered_delivery_jobs_reach_redis_on_commit():
+    with transaction.atomic():
+        add("late:1", delay=timedelta(minutes=1))
+        application = make_application()
+        context = {"application": application, "candidate": application.candidate, "course": application.course,
+                   "provider": application.course.provider}
+        outbox_emails_add(emails=[Email(key=f"bulk:{n}", to=["b@example.com"], template="rejected_by_default_candidate",
+                                        context=context) for n in range(50 * 25)])
+    queue = django_rq.get_queue("email")
+    # 25 batches of 50: 20 now, 5 ten seconds later; plus the delayed one.
+    assert queue.count == 20
+    assert ScheduledJobRegistry(queue=queue).count == 6
