@@ -118,6 +118,11 @@ APPLY_DBD_WORKING_DAYS = env.int_("APPLY_DBD_WORKING_DAYS", 10)
 # a candidate once when the DBD is.
 APPLY_PROVIDER_CHASER_WORKING_DAYS = env.int_("APPLY_PROVIDER_CHASER_WORKING_DAYS", 10)
 APPLY_CANDIDATE_CHASER_WORKING_DAYS = env.int_("APPLY_CANDIDATE_CHASER_WORKING_DAYS", 5)
+# How long ids handed to a queued batch are kept from the next sweep: a batch lost with a
+# killed worker is re-selected after this (the README's recovery bound).
+APPLY_CLAIM_TTL_SECONDS = env.int_("APPLY_CLAIM_TTL_SECONDS", 180)
+# How long a delivery job holds an email it is sending; a sender killed mid-send frees it then.
+OUTBOX_LEASE_SECONDS = env.int_("OUTBOX_LEASE_SECONDS", 60)
 # Ids per process job, and the most ids one sweep selects.
 APPLY_BATCH_SIZE = env.int_("APPLY_BATCH_SIZE", 200)
 APPLY_SWEEP_LIMIT = env.int_("APPLY_SWEEP_LIMIT", 20000)

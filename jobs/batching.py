@@ -4,11 +4,11 @@ import random
 import uuid
 
 import django_rq
+from django.conf import settings
 from rq import Retry
 
 from apps.core.redis import redis_connection
 
-CLAIM_TTL_SECONDS = 180
 
 
 def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
@@ -24,10 +24,11 @@ def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
     )
 
 
-def claim_ids(kind: str, ids: list[int], ttl: int = CLAIM_TTL_SECONDS) -> list[int]:
+def claim_ids(kind: str, ids: list[int], ttl: int | None = None) -> list[int]:
     """Keep the ids not already claimed by a queued batch; claims expire so a lost batch is re-selected."""
     if not ids:
         return []
+    ttl = ttl or settings.APPLY_CLAIM_TTL_SECONDS
     pipe = redis_connection().pipeline(transaction=False)
     for pk in ids:
         pipe.set(f"apply:claim:{kind}:{pk}", 1, nx=True, ex=ttl)

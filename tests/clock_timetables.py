@@ -14,3 +14,10 @@ SLOW_SWEEP_EVERY_SECOND = [
     Entry(name="slow_sweep", schedule="* * * * * *", tz="UTC", job="tests.slow_jobs.slow_sweep", queue="sweeps",
           why="test: takes 2.5 s, ticks every second"),
 ]
+
+FAST_SWEEPS = [
+    Entry(name="reject_applications_by_default", schedule="*/2 * * * * *", tz="UTC",
+          job="jobs.applications.applications_reject_due", queue="sweeps", why="test: the minute sweep, faster"),
+    Entry(name="deliver_outbox", schedule="*/2 * * * * *", tz="UTC", job="jobs.outbox.outbox_deliver_due",
+          queue="sweeps", why="test: the minute sweep, faster"),
+]

@@ -1,4 +1,5 @@
 import socket
+import time
 
 import pytest
 from redis import Redis
@@ -49,8 +50,8 @@ def processes(tmp_path):
     class Starter:
         log_dir = tmp_path
 
-        def start(self, name, args, env):
-            process = Process(name, args, env, tmp_path)
+        def start(self, name, args, env, new_session=False):
+            process = Process(name, args, env, tmp_path, new_session=new_session)
             started.append(process)
             return process
 
@@ -69,9 +70,11 @@ def smtp_server():
         def __init__(self):
             super().__init__()
             self.messages = []
+            self.first_received_at = {}  # Message-ID -> epoch seconds when first accepted
 
         def handle_message(self, message):
             self.messages.append(message)
+            self.first_received_at.setdefault(message["Message-ID"], time.time())
 
     handler = Keep()
     handler.port = free_port()

@@ -43,11 +43,13 @@ def child_env(**overrides) -> dict:
 
 
 class Process:
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path, new_session: bool = False):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self.log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=new_session
+        )
 
     @property
     def pid(self) -> int:
@@ -60,6 +62,12 @@ class Process:
     def kill(self) -> None:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def kill_group(self) -> None:
+        """SIGKILL the process and its children (a worker's work horse), as a crashed container would."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=10)
 
     def stop(self, timeout: float = 40) -> int:

@@ -15,7 +15,6 @@ from apps.outbox.models import OutboxEmail, OutboxStatus
 logger = logging.getLogger(__name__)
 
 DELIVERY_BATCH_SIZE = 50
-LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 10
 #: Large fan-outs are staggered: this many delivery batches at once, then the next ones later.
 STAGGER_BATCHES = 20
@@ -91,7 +90,11 @@ def outbox_emails_deliver(*, email_ids: list[int]) -> DeliveryResult:
         claimed = (
             OutboxEmail.objects.filter(pk=email_id, status=OutboxStatus.PENDING, available_at__lte=Now())
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=Now()))
-            .update(lease_token=token, lease_until=_db_now_plus(LEASE), attempts=F("attempts") + 1)
+            .update(
+                lease_token=token,
+                lease_until=_db_now_plus(timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)),
+                attempts=F("attempts") + 1,
+            )
         )
         if not claimed:
             result.skipped += 1

@@ -1,0 +1,92 @@
+"""Breaking things on purpose: workers killed with SIGKILL again and again during a sweep
+of thousands of due applications. Every application ends rejected once, every email is
+delivered at least once, and duplicates are bounded by the kills."""
+
+import collections
+import random
+import time
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from apps.applications.models import Application, ApplicationEvent, ApplicationState
+from apps.outbox.models import OutboxEmail, OutboxStatus
+from tests.factories import make_course, make_cycle, make_user
+from tests.processes import child_env, clock_args, wait_until, worker_args
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.timeout(400)]
+S = ApplicationState
+APPLICATIONS = 1500
+KILL_FOR_SECONDS = 20
+
+
+def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(processes, smtp_server):
+    course, cycle = make_course(), make_cycle()
+    candidates = [make_user() for _ in range(20)]
+    due = timezone.now() - timedelta(minutes=1)
+    Application.objects.bulk_create(
+        Application(candidate=candidates[n % 20], course=course, cycle=cycle,
+                    state=S.AWAITING_PROVIDER_DECISION if n % 3 else S.INTERVIEWING, reject_by_default_at=due)
+        for n in range(APPLICATIONS)
+    )
+    env = child_env(
+        CLOCK_TIMETABLE="tests.clock_timetables.FAST_SWEEPS",
+        CLOCK_POLL_INTERVAL="0.2",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        APPLY_CLAIM_TTL_SECONDS=8,  # production: 180 s
+        OUTBOX_LEASE_SECONDS=5,  # production: 60 s
+        APPLY_BATCH_SIZE=100,
+        LOG_LEVEL="WARNING",
+    )
+    processes.start("clock", clock_args(), env)
+    workers = [processes.start(f"worker{n}", worker_args(), env, new_session=True) for n in range(3)]
+    rng = random.Random(7)
+    kills = 0
+    started = time.monotonic()
+    while time.monotonic() - started < KILL_FOR_SECONDS:
+        time.sleep(rng.uniform(0.5, 1.5))
+        victim = rng.randrange(len(workers))
+        workers[victim].kill_group()
+        kills += 1
+        workers[victim] = processes.start(f"worker{kills + 3}", worker_args(), env, new_session=True)
+    last_kill = time.monotonic()
+
+    def done():
+        rejected = Application.objects.filter(state=S.REJECTED).count() == APPLICATIONS
+        return rejected and not OutboxEmail.objects.exclude(status=OutboxStatus.SENT).exists()
+
+    wait_until(done, timeout=240, interval=1, message="every application rejected and every email sent")
+    recovery = time.monotonic() - last_kill
+
+    wrong_states = Application.objects.exclude(state=S.REJECTED).count()
+    events = collections.Counter(
+        ApplicationEvent.objects.filter(kind="reject_by_default").values_list("application_id", flat=True)
+    )
+    duplicate_events = sum(count - 1 for count in events.values())
+    keys = OutboxEmail.objects.count()
+    sent_ids = collections.Counter(message["Message-ID"] for message in smtp_server.messages)
+    duplicate_emails = sum(count - 1 for count in sent_ids.values())
+    # The at-least-once window: SMTP server accepted the message -> row marked sent.
+    windows = sorted(
+        (email.sent_at.timestamp() - smtp_server.first_received_at[email.message_id]) * 1000
+        for email in OutboxEmail.objects.all()
+    )
+    print(
+        f"\nwindow accepted->marked sent: p50={windows[len(windows) // 2]:.1f}ms "
+        f"p99={windows[int(len(windows) * 0.99)]:.1f}ms max={windows[-1]:.1f}ms"
+    )
+    print(
+        f"\nkills={kills} applications={APPLICATIONS} wrong_states={wrong_states} "
+        f"duplicate_events={duplicate_events} outbox_keys={keys} delivered={len(sent_ids)} "
+        f"duplicate_emails={duplicate_emails} recovery_after_last_kill={recovery:.1f}s"
+    )
+    assert kills >= 10
+    assert wrong_states == 0
+    assert len(events) == APPLICATIONS and duplicate_events == 0
+    assert keys == 2 * APPLICATIONS and len(sent_ids) == keys  # every key delivered at least once
+    assert duplicate_emails <= kills  # at most one per crash between SMTP accept and "mark sent"
+    assert Application.objects.values("rejected_by_default").annotate(n=Count("pk")).get()["n"] == APPLICATIONS
