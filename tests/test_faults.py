@@ -90,3 +90,72 @@ def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(pro
     assert keys == 2 * APPLICATIONS and len(sent_ids) == keys  # every key delivered at least once
     assert duplicate_emails <= kills  # at most one per crash between SMTP accept and "mark sent"
     assert Application.objects.values("rejected_by_default").annotate(n=Count("pk")).get()["n"] == APPLICATIONS
+
+
+def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, smtp_server, tmp_path):
+    """Redis (with its append-only file, as in docker-compose.yml) is killed mid-sweep and restarted."""
+    from redis import Redis
+
+    from tests.conftest import free_port
+    from tests.processes import redis_server_args
+
+    port = free_port()
+    data = tmp_path / "redis-data"
+    data.mkdir()
+    redis_args = [*redis_server_args(port)[:-2], "--appendonly", "yes", "--dir", str(data)]
+    server = processes.start("redis", redis_args, {})
+    connection = Redis(port=port)
+    wait_until(lambda: _pings(connection), timeout=10, message="private redis")
+
+    count = 600
+    course, cycle = make_course(), make_cycle()
+    candidate = make_user()
+    Application.objects.bulk_create(
+        Application(candidate=candidate, course=course, cycle=cycle, state=S.AWAITING_PROVIDER_DECISION,
+                    reject_by_default_at=timezone.now() - timedelta(minutes=1))
+        for _ in range(count)
+    )
+    env = child_env(
+        REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        CLOCK_TIMETABLE="tests.clock_timetables.FAST_SWEEPS",
+        CLOCK_POLL_INTERVAL="0.2",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        APPLY_CLAIM_TTL_SECONDS=8,
+        OUTBOX_LEASE_SECONDS=5,
+        APPLY_BATCH_SIZE=50,
+    )
+    clock = processes.start("clock", clock_args(), env)
+    workers = [processes.start(f"worker{n}", worker_args(), env) for n in range(2)]
+    wait_until(lambda: Application.objects.filter(state=S.REJECTED).exists(), timeout=60, message="the sweep to start")
+
+    server.kill()
+    time.sleep(3)
+    assert clock.popen.poll() is None and all(w.popen.poll() is None for w in workers), "a process died with Redis"
+    processes.start("redis-again", redis_args, {})
+    wait_until(lambda: _pings(connection), timeout=10, message="redis back")
+    restarted = time.monotonic()
+
+    def done():
+        return (
+            Application.objects.filter(state=S.REJECTED).count() == count
+            and not OutboxEmail.objects.exclude(status=OutboxStatus.SENT).exists()
+        )
+
+    wait_until(done, timeout=180, interval=1, message="the sweep to finish after the restart")
+    print(f"\nRedis restart: all {count} rejected and {2 * count} emails sent "
+          f"{time.monotonic() - restarted:.1f}s after Redis came back")
+    assert clock.popen.poll() is None and all(w.popen.poll() is None for w in workers)
+    events = collections.Counter(
+        ApplicationEvent.objects.filter(kind="reject_by_default").values_list("application_id", flat=True)
+    )
+    assert len(events) == count and set(events.values()) == {1}
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 2 * count
+
+
+def _pings(connection) -> bool:
+    try:
+        return connection.ping()
+    except Exception:
+        return False
