@@ -94,6 +94,7 @@ class Application(models.Model):
     decline_by_default_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     rejected_by_default = models.BooleanField(default=False)
+    declined_by_default = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -108,6 +109,8 @@ class Application(models.Model):
             ),
             models.Index(fields=["course", "state"], name="application_course_state"),
             models.Index(fields=["state", "reject_by_default_at"], name="application_state_rbd"),
+            # End of cycle: the unsubmitted applications of one cycle.
+            models.Index(fields=["cycle"], condition=Q(state="unsubmitted"), name="application_unsubmitted"),
         ]
 
     def __str__(self):
@@ -131,7 +134,11 @@ class ApplicationEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["application", "created_at"], name="event_application_time")]
+        indexes = [
+            models.Index(fields=["application", "created_at"], name="event_application_time"),
+            # The daily report reads yesterday's timed transitions by kind.
+            models.Index(fields=["kind", "created_at"], name="event_kind_time"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.from_state}->{self.to_state}"
@@ -143,3 +150,46 @@ class ApplicationEvent(models.Model):
         if self.actor_user_id:
             return str(self.actor_user)
         return "system"
+
+
+class ChaserKind(models.TextChoices):
+    PROVIDER = "provider", "Provider chaser"
+    CANDIDATE = "candidate", "Candidate chaser"
+
+
+class ChaserSent(models.Model):
+    """A reminder sent for an application: at most one row per application and kind.
+
+    The row is inserted in the same transaction as the chaser's outbox email, so the
+    unique constraint is what makes a chaser once-only across sweeps, retries and workers.
+    """
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="chasers_sent")
+    kind = models.CharField(max_length=16, choices=ChaserKind.choices)
+    sent_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "kind"], name="chaser_sent_once")]
+
+    def __str__(self):
+        return f"{self.kind} chaser for application {self.application_id}"
+
+
+class InvariantFinding(models.Model):
+    """The result of one invariant check of one kind (count 0 means it held), kept for support."""
+
+    checked_at = models.DateTimeField()
+    kind = models.CharField(max_length=64)
+    count = models.PositiveIntegerField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "kind"]
+        indexes = [models.Index(fields=["checked_at"], name="invariant_checked_at")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.count} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ok(self) -> bool:
+        return self.count == 0

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from apps.applications.actors import Actor
+from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
 from apps.applications.errors import ApplicationNotFound, DomainError, TransitionNotAllowed
 from apps.applications.models import AWAITING_DECISION_STATES, Application, ApplicationEvent, ApplicationState
@@ -23,13 +24,6 @@ from apps.outbox.services import Email, outbox_emails_add
 
 logger = logging.getLogger(__name__)
 S = ApplicationState
-
-
-@dataclass
-class BatchResult:
-    changed: int = 0
-    skipped: int = 0
-    failed: int = 0
 
 
 def _locked(application_id: int) -> Application:
@@ -234,59 +228,88 @@ def application_conditions_not_met(*, application_id: int, actor: Actor) -> Appl
         )
 
 
-def _reject_by_default_set(application_ids: list[int], actor: Actor) -> list[int]:
-    """Reject the due ones among ``application_ids`` in one transaction; return the changed ids.
+@dataclass(frozen=True)
+class _TimedRule:
+    """A transition the clock makes once a deadline has passed (reject or decline by default)."""
+
+    kind: str
+    from_states: tuple[str, ...]
+    deadline_field: str
+    to_state: str
+    flag_field: str
+    emails: tuple[tuple[str, str, str], ...]  # (key prefix, recipient: provider|candidate, template)
+
+
+REJECT_BY_DEFAULT = _TimedRule(
+    kind="reject_by_default",
+    from_states=AWAITING_DECISION_STATES,
+    deadline_field="reject_by_default_at",
+    to_state=S.REJECTED,
+    flag_field="rejected_by_default",
+    emails=(
+        ("rbd:provider", "provider", "rejected_by_default_provider"),
+        ("rbd:candidate", "candidate", "rejected_by_default_candidate"),
+    ),
+)
+DECLINE_BY_DEFAULT = _TimedRule(
+    kind="decline_by_default",
+    from_states=(S.OFFER,),
+    deadline_field="decline_by_default_at",
+    to_state=S.DECLINED,
+    flag_field="declined_by_default",
+    emails=(
+        ("dbd:provider", "provider", "declined_by_default_provider"),
+        ("dbd:candidate", "candidate", "declined_by_default_candidate"),
+    ),
+)
+
+
+def _recipient(application: Application, recipient: str) -> str:
+    return application.course.provider.email if recipient == "provider" else application.candidate.email
+
+
+def _timed_set(rule: _TimedRule, application_ids: list[int], actor: Actor) -> list[int]:
+    """Apply ``rule`` to the due ones among ``application_ids`` in one transaction; return the changed ids.
 
     Due is decided by the database's clock (``Now()``) inside the locked read and re-checked by
     the update, whichever host runs the job. Rows locked by a concurrent job are skipped:
     that job handles them, or the next sweep does if it rolls back.
     """
+    due_filter = {"state__in": rule.from_states, f"{rule.deadline_field}__lte": Now()}
     with transaction.atomic():
         due = list(
             Application.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=application_ids, state__in=AWAITING_DECISION_STATES, reject_by_default_at__lte=Now())
+            .filter(pk__in=application_ids, **due_filter)
             .values_list("pk", "state")
         )
         if not due:
             return []
         ids = [pk for pk, _ in due]
-        changed = Application.objects.filter(pk__in=ids, state__in=AWAITING_DECISION_STATES).update(
-            state=S.REJECTED, rejected_by_default=True, decided_at=Now(), updated_at=Now()
+        changed = Application.objects.filter(pk__in=ids, **due_filter).update(
+            state=rule.to_state, decided_at=Now(), updated_at=Now(), **{rule.flag_field: True}
         )
         if changed != len(ids):
             raise RuntimeError(f"compare-and-set changed {changed} of {len(ids)} locked rows")
         ApplicationEvent.objects.bulk_create(
             [
                 ApplicationEvent(
-                    application_id=pk,
-                    kind="reject_by_default",
-                    from_state=state,
-                    to_state=S.REJECTED,
-                    **actor.event_fields(),
+                    application_id=pk, kind=rule.kind, from_state=state, to_state=rule.to_state, **actor.event_fields()
                 )
                 for pk, state in due
             ]
         )
-        emails = []
-        for application in Application.objects.filter(pk__in=ids).select_related("candidate", "course__provider"):
-            context = _email_context(application)
-            emails.append(
+        outbox_emails_add(
+            emails=[
                 Email(
-                    key=f"rbd:provider:{application.pk}",
-                    to=[application.course.provider.email],
-                    template="rejected_by_default_provider",
-                    context=context,
+                    key=f"{prefix}:{application.pk}",
+                    to=[_recipient(application, recipient)],
+                    template=template,
+                    context=_email_context(application),
                 )
-            )
-            emails.append(
-                Email(
-                    key=f"rbd:candidate:{application.pk}",
-                    to=[application.candidate.email],
-                    template="rejected_by_default_candidate",
-                    context=context,
-                )
-            )
-        outbox_emails_add(emails=emails)
+                for application in Application.objects.filter(pk__in=ids).select_related("candidate", "course__provider")
+                for prefix, recipient, template in rule.emails
+            ]
+        )
         return ids
 
 
@@ -296,19 +319,13 @@ def applications_reject_by_default(*, application_ids: list[int], actor: Actor) 
     The batch runs as one set-based transaction; if that fails, each record is retried on
     its own so one bad record is logged and counted while the rest go on.
     """
-    try:
-        changed = _reject_by_default_set(application_ids, actor)
-        return BatchResult(changed=len(changed), skipped=len(application_ids) - len(changed))
-    except Exception:
-        logger.exception("reject-by-default batch of %s failed; retrying one by one", len(application_ids))
-    result = BatchResult()
-    for application_id in application_ids:
-        try:
-            if _reject_by_default_set([application_id], actor):
-                result.changed += 1
-            else:
-                result.skipped += 1
-        except Exception:
-            logger.exception("application %s could not be rejected by default", application_id)
-            result.failed += 1
-    return result
+    return batch_run_isolated(
+        lambda ids: len(_timed_set(REJECT_BY_DEFAULT, ids, actor)), application_ids, what="reject_by_default"
+    )
+
+
+def applications_decline_by_default(*, application_ids: list[int], actor: Actor) -> BatchResult:
+    """Decline by default every offer among the ids whose DBD has passed; answered ones are left alone."""
+    return batch_run_isolated(
+        lambda ids: len(_timed_set(DECLINE_BY_DEFAULT, ids, actor)), application_ids, what="decline_by_default"
+    )
