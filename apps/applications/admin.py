@@ -4,14 +4,22 @@ event, the compare-and-set and the emails.
 
 The application list stays fast with a million rows: no full count, foreign keys as raw
 ids, related rows joined in the one query, newest first on the primary key.
+
+Saving a recruitment cycle whose non-working periods (the inline) or reject-by-default
+date changed enqueues, on commit, the job that recalculates the cycle's live deadlines
+(``apps.applications.cycles``): every application whose deadline moves gets a
+``deadline_recalculated`` event on its timeline.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from apps.applications.cycles import cycle_deadlines_recalculate_enqueue
 from apps.applications.models import (
     Application,
     ApplicationEvent,
+    ChaserSent,
     Course,
+    InvariantFinding,
     NonWorkingPeriod,
     Provider,
     ProviderUser,
@@ -39,6 +47,7 @@ STATE_MACHINE_FIELDS = (
     "decline_by_default_at",
     "decided_at",
     "rejected_by_default",
+    "declined_by_default",
 )
 
 
@@ -94,6 +103,21 @@ class RecruitmentCycleAdmin(admin.ModelAdmin):
     ordering = ("-year",)
     inlines = [NonWorkingPeriodInline]
 
+    def save_related(self, request, form, formsets, change):
+        """Save the periods, then recalculate the live deadlines if the calendar or the cap changed."""
+        super().save_related(request, form, formsets, change)
+        periods_changed = any(
+            formset.model is NonWorkingPeriod and formset.has_changed() for formset in formsets
+        )
+        if change and (periods_changed or "reject_by_default_date" in form.changed_data):
+            cycle_deadlines_recalculate_enqueue(cycle_id=form.instance.pk)
+            self.message_user(
+                request,
+                f"The {form.instance}'s live deadlines will be recalculated in the background; "
+                "each application whose deadline moves gets a timeline event.",
+                messages.INFO,
+            )
+
 
 class ApplicationEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ApplicationEvent
@@ -111,7 +135,7 @@ class ApplicationEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 class ApplicationAdmin(admin.ModelAdmin):
     list_display = ("id", "candidate", "course", "provider", "state", "reject_by_default_at", "decline_by_default_at")
     list_select_related = ("candidate", "course__provider")
-    list_filter = ("state", "rejected_by_default", "cycle")
+    list_filter = ("state", "rejected_by_default", "declined_by_default", "cycle")
     # Exact or prefix matches only: a contains-search over a million rows and three joins is a full scan.
     search_fields = ("=id", "^candidate__username", "=candidate__email", "=course__code")
     search_help_text = "Application id, candidate username (start of) or email, course code."
@@ -137,3 +161,20 @@ class ApplicationEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("application", "actor_user")
     ordering = ("-id",)
     show_full_result_count = False
+
+
+@admin.register(ChaserSent)
+class ChaserSentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "application", "kind", "sent_at")
+    list_filter = ("kind",)
+    search_fields = ("=application__id",)
+    raw_id_fields = ("application",)
+    ordering = ("-id",)
+    show_full_result_count = False
+
+
+@admin.register(InvariantFinding)
+class InvariantFindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("checked_at", "kind", "count")
+    list_filter = ("kind",)
+    ordering = ("-checked_at", "kind")
