@@ -1,0 +1,96 @@
+"""The weekday daily report to support: counts by state, how late the sweeps ran, failures.
+
+It goes through the outbox under the key ``report:daily:<London date>``, so a rerun the
+same day (a retry, "run now" on the Schedule page, a second clock) sends nothing twice.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max
+
+from apps.applications.invariants import failed_job_counts, invariant_findings_recent
+from apps.applications.models import ApplicationEvent, ApplicationState, InvariantFinding
+from apps.applications.selectors import application_counts_by_state, overdue_deadlines
+from apps.applications.working_days import london_date
+from apps.outbox.models import OutboxEmail
+from apps.outbox.services import Email, outbox_emails_add
+
+#: Timed transitions, and the deadline each one follows.
+TIMED_KINDS = {"reject_by_default": "reject_by_default_at", "decline_by_default": "decline_by_default_at"}
+
+
+@dataclass
+class SweepLateness:
+    rule: str
+    processed_last_day: int
+    max_late_seconds: float
+    overdue_now: int
+    lag_seconds: float
+
+
+@dataclass
+class DailyReport:
+    day: str
+    generated_at: datetime
+    counts_by_state: list[tuple[str, int]]
+    total: int
+    sweeps: list[SweepLateness]
+    failed_jobs: dict[str, int]
+    findings: list[InvariantFinding] = field(default_factory=list)
+
+    @property
+    def failed_jobs_total(self) -> int:
+        return sum(self.failed_jobs.values())
+
+
+def report_key(now: datetime) -> str:
+    return f"report:daily:{london_date(now).isoformat()}"
+
+
+def _processed_last_day(kind: str, deadline_field: str, since: datetime) -> tuple[int, float]:
+    events = ApplicationEvent.objects.filter(kind=kind, created_at__gte=since)
+    late = ExpressionWrapper(F("created_at") - F(f"application__{deadline_field}"), output_field=DurationField())
+    stats = events.aggregate(count=Count("pk"), late=Max(late))
+    return stats["count"], (stats["late"].total_seconds() if stats["late"] is not None else 0.0)
+
+
+def daily_report_build(*, now: datetime) -> DailyReport:
+    counts = application_counts_by_state()
+    sweeps = []
+    overdue = {item.rule: item for item in overdue_deadlines()}
+    for kind, deadline_field in TIMED_KINDS.items():
+        processed, max_late = _processed_last_day(kind, deadline_field, now - timedelta(days=1))
+        sweeps.append(
+            SweepLateness(
+                rule=kind,
+                processed_last_day=processed,
+                max_late_seconds=round(max_late, 1),
+                overdue_now=overdue[kind].count,
+                lag_seconds=round(overdue[kind].lag_seconds(now)),
+            )
+        )
+    return DailyReport(
+        day=london_date(now).isoformat(),
+        generated_at=now,
+        counts_by_state=[(ApplicationState(state).label, n) for state, n in counts.items()],
+        total=sum(counts.values()),
+        sweeps=sweeps,
+        failed_jobs=failed_job_counts(),
+        findings=invariant_findings_recent(now=now, limit=20),
+    )
+
+
+def daily_report_send(*, now: datetime) -> bool:
+    """Email today's report to support through the outbox; False if today's was already written."""
+    key = report_key(now)
+    if OutboxEmail.objects.filter(key=key).exists():
+        return False
+    report = daily_report_build(now=now)
+    with transaction.atomic():
+        outbox_emails_add(
+            emails=[Email(key=key, to=[settings.SUPPORT_EMAIL], template="daily_report", context={"report": report})]
+        )
+    return True

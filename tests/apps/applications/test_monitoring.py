@@ -1,0 +1,202 @@
+"""The daily report to support, the hourly invariant checks, and the support health page."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import django_rq
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from rq import SimpleWorker
+
+from apps.applications.invariants import invariants_check
+from apps.applications.models import ApplicationEvent, ApplicationState, InvariantFinding
+from apps.applications.reports import daily_report_build, daily_report_send
+from apps.outbox.models import OutboxEmail, OutboxStatus
+from tests.factories import make_application, make_cycle, make_provider_user, make_support_user, make_user
+
+pytestmark = pytest.mark.django_db
+S = ApplicationState
+
+
+def _fail_one_job(queue_name="default"):
+    """A real failed job in RQ's failed registry: a process job given bad arguments."""
+    queue = django_rq.get_queue(queue_name)
+    queue.enqueue("jobs.cycles.applications_mark_not_sent", "not-a-list")
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 1
+
+
+def _age_outbox_row(key, minutes, status=OutboxStatus.PENDING):
+    OutboxEmail.objects.create(key=key, to=["x@example.com"], subject="s", body_text="b", status=status)
+    OutboxEmail.objects.filter(key=key).update(created_at=timezone.now() - timedelta(minutes=minutes))
+
+
+# --- Daily report ----------------------------------------------------------------------
+
+
+def test_daily_report_counts_states_measures_sweep_lateness_and_failed_jobs(settings):
+    settings.SUPPORT_EMAIL = "support-team@example.com"
+    now = timezone.now()
+    make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=now + timedelta(days=3))
+    make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=now - timedelta(minutes=2))
+    make_application(state=S.OFFER, decline_by_default_at=now + timedelta(days=3))
+    rejected = make_application(state=S.REJECTED, reject_by_default_at=now - timedelta(seconds=30))
+    ApplicationEvent.objects.create(application=rejected, kind="reject_by_default", from_state=S.INTERVIEWING,
+                                    to_state=S.REJECTED)
+    _fail_one_job()
+
+    report = daily_report_build(now=timezone.now())
+    counts = dict(report.counts_by_state)
+    assert counts["Awaiting provider decision"] == 2
+    assert counts["Offer made"] == 1 and counts["Rejected"] == 1 and counts["Recruited"] == 0
+    assert report.total == 4
+    rbd, dbd = report.sweeps
+    assert (rbd.rule, rbd.processed_last_day, rbd.overdue_now) == ("reject_by_default", 1, 1)
+    assert 25 <= rbd.max_late_seconds <= 90
+    assert 115 <= rbd.lag_seconds <= 180
+    assert (dbd.processed_last_day, dbd.overdue_now, dbd.lag_seconds) == (0, 0, 0)
+    assert report.failed_jobs == {"sweeps": 0, "default": 1, "email": 0}
+
+    assert daily_report_send(now=timezone.now()) is True
+    email = OutboxEmail.objects.get(key__startswith="report:daily:")
+    assert email.to == ["support-team@example.com"]
+    assert "problems found" in email.subject
+    assert "Awaiting provider decision: 2" in email.body_text
+    assert "reject_by_default: 1 in the last 24 hours" in email.body_text
+    assert "Failed jobs (RQ failed registries): 1" in email.body_text
+    assert "default: 1" in email.body_text
+    assert "<table>" in email.body_html
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        (datetime(2027, 3, 29, 7, 0, tzinfo=UTC), "2027-03-29"),  # 08:00 BST, the first Monday of summer time
+        (datetime(2027, 6, 1, 23, 30, tzinfo=UTC), "2027-06-02"),  # 00:30 BST: already tomorrow in London
+        (datetime(2027, 11, 1, 8, 0, tzinfo=UTC), "2027-11-01"),  # 08:00 GMT
+    ],
+)
+def test_daily_report_is_written_once_per_london_day(moment, day):
+    with time_machine.travel(moment, tick=False):
+        assert daily_report_send(now=timezone.now()) is True
+        assert daily_report_send(now=timezone.now()) is False
+    with time_machine.travel(moment + timedelta(minutes=30), tick=False):
+        assert daily_report_send(now=timezone.now()) is False
+    assert list(OutboxEmail.objects.values_list("key", flat=True)) == [f"report:daily:{day}"]
+    with time_machine.travel(moment + timedelta(days=1), tick=False):
+        assert daily_report_send(now=timezone.now()) is True
+    assert OutboxEmail.objects.count() == 2
+
+
+# --- Invariant checks ------------------------------------------------------------------
+
+
+def test_a_healthy_service_records_every_check_as_ok(caplog):
+    now = timezone.now()
+    make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=now - timedelta(minutes=1))
+    make_application(state=S.OFFER, decline_by_default_at=now + timedelta(days=1))
+    _age_outbox_row("recent", minutes=2)
+
+    with caplog.at_level(logging.ERROR):
+        findings = invariants_check(now=now)
+
+    assert {f.kind: f.count for f in findings} == {
+        "overdue_reject_by_default": 0,  # due a minute ago: inside the sweep's grace
+        "overdue_decline_by_default": 0,
+        "overdue_close_cycle": 0,
+        "timed_state_without_deadline": 0,
+        "outbox_stuck": 0,
+        "outbox_failed": 0,
+        "failed_jobs": 0,
+    }
+    assert InvariantFinding.objects.count() == 7
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_broken_invariants_are_counted_stored_and_logged_as_errors(caplog):
+    now = timezone.now()
+    overdue = make_application(state=S.INTERVIEWING, reject_by_default_at=now - timedelta(minutes=10))
+    make_application(state=S.OFFER, decline_by_default_at=now - timedelta(hours=2))
+    no_deadline = make_application(state=S.OFFER, decline_by_default_at=None)
+    closed_long_ago = make_cycle(year=2024, apply_deadline=now - timedelta(days=2),
+                                 reject_by_default_date=now + timedelta(days=1))
+    closed_just_now = make_cycle(year=2025, apply_deadline=now - timedelta(hours=1),
+                                 reject_by_default_date=now + timedelta(days=1))
+    left_open = make_application(cycle=closed_long_ago)
+    make_application(cycle=closed_just_now)
+    _age_outbox_row("stuck:1", minutes=20)
+    _age_outbox_row("failed:1", minutes=1, status=OutboxStatus.FAILED)
+    _fail_one_job("email")
+
+    with caplog.at_level(logging.ERROR):
+        findings = {f.kind: f for f in invariants_check(now=timezone.now())}
+
+    assert {kind: f.count for kind, f in findings.items()} == {
+        "overdue_reject_by_default": 1,
+        "overdue_decline_by_default": 1,
+        "overdue_close_cycle": 1,
+        "timed_state_without_deadline": 1,
+        "outbox_stuck": 1,
+        "outbox_failed": 1,
+        "failed_jobs": 1,
+    }
+    rbd = findings["overdue_reject_by_default"].detail
+    assert rbd["sample_ids"] == [overdue.pk] and 590 <= rbd["lag_seconds"] <= 700
+    assert findings["timed_state_without_deadline"].detail == {"sample_ids": [no_deadline.pk]}
+    assert findings["overdue_close_cycle"].detail["sample_ids"] == [left_open.pk]
+    assert findings["outbox_stuck"].detail["sample_keys"] == ["stuck:1"]
+    assert findings["failed_jobs"].detail == {"per_queue": {"sweeps": 0, "default": 0, "email": 1}}
+    errors = [r.getMessage() for r in caplog.records if r.name == "apps.applications.invariants"]
+    assert {r.levelno for r in caplog.records if r.name == "apps.applications.invariants"} == {logging.ERROR}
+    assert len(errors) == 7
+    assert any(message.startswith("invariant broken: overdue_reject_by_default: 1") for message in errors)
+    assert InvariantFinding.objects.filter(count__gt=0).count() == 7
+
+
+def test_old_findings_are_pruned():
+    InvariantFinding.objects.create(checked_at=timezone.now() - timedelta(days=31), kind="outbox_stuck", count=3)
+    InvariantFinding.objects.create(checked_at=timezone.now() - timedelta(days=2), kind="outbox_stuck", count=3)
+    invariants_check(now=timezone.now())
+    assert InvariantFinding.objects.filter(kind="outbox_stuck").count() == 2
+
+
+# --- Support health page ---------------------------------------------------------------
+
+
+def test_health_page_is_for_support_only(client):
+    url = reverse("applications:support_health")
+    assert url == "/support/health/"
+    response = client.get(url)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    for user in (make_user(), make_provider_user()):
+        client.force_login(user)
+        assert client.get(url).status_code == 403
+    client.force_login(make_support_user())
+    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 405
+
+
+def test_health_page_shows_the_latest_check_and_recent_problems(client):
+    client.force_login(make_support_user())
+    assert "No invariant check has run yet" in client.get("/support/health/").content.decode()
+
+    make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=timezone.now() - timedelta(minutes=30))
+    invariants_check(now=timezone.now())
+    page = client.get("/support/health/").content.decode()
+    assert "Applications past their reject-by-default deadline for more than 5 minutes" in page
+    assert "1 found" in page
+    assert "Problems found in the last week" in page
+    assert "Emails pending for more than 15 minutes" in page
+    # Live lag, whatever the last check said.
+    assert "reject_by_default" in page
+
+
+def test_health_page_lag_uses_the_database_clock():
+    """The selector behind the page compares with the database's Now(), not the host's clock."""
+    from apps.applications.selectors import overdue_deadlines
+
+    make_application(state=S.OFFER, decline_by_default_at=timezone.now() + timedelta(minutes=10))
+    with time_machine.travel(timezone.now() + timedelta(days=1), tick=False):
+        assert [o.count for o in overdue_deadlines()] == [0, 0]
