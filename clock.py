@@ -40,6 +40,15 @@ TIMETABLE = [
         "deadline-to-decision lag within the 90 s goal.",
     ),
     Entry(
+        name="decline_offers_by_default",
+        schedule="* * * * *",
+        tz=LONDON,
+        job="jobs.applications.applications_decline_due",
+        queue="sweeps",
+        why="Like rejection: offers expire at the end of a London day, and the minute sweep keeps "
+        "the lag from deadline to declined within the 90 s goal.",
+    ),
+    Entry(
         name="deliver_outbox",
         schedule="* * * * *",
         tz=LONDON,
@@ -47,6 +56,50 @@ TIMETABLE = [
         queue="sweeps",
         why="Safety net: delivery is enqueued on commit, this catches emails whose job was lost "
         "(Redis down at commit, a killed worker) within a minute.",
+    ),
+    Entry(
+        name="chase_providers",
+        schedule="35 * * * *",
+        tz=LONDON,
+        job="jobs.chasers.applications_chase_providers_due",
+        queue="sweeps",
+        why="The window is counted in working days, so an hour's delay is harmless; hourly (not "
+        "daily) so a missed run costs an hour. Off the hour, apart from the other hourly entries.",
+    ),
+    Entry(
+        name="chase_candidates",
+        schedule="40 * * * *",
+        tz=LONDON,
+        job="jobs.chasers.applications_chase_candidates_due",
+        queue="sweeps",
+        why="As chase_providers, five minutes later so the two fan-outs do not share a worker burst.",
+    ),
+    Entry(
+        name="detect_invariants",
+        schedule="30 * * * *",
+        tz=LONDON,
+        job="jobs.monitoring.invariants_check",
+        queue="sweeps",
+        why="Lag, missing deadlines and stuck emails are caught within the hour; at :30, away from "
+        "the chasers' fan-out, so their own queue time is not mistaken for lag.",
+    ),
+    Entry(
+        name="close_cycle",
+        schedule="1 0 * * *",
+        tz=LONDON,
+        job="jobs.cycles.cycles_close_due",
+        queue="sweeps",
+        why="Apply deadlines are set in London time; just after midnight closes the day's deadline "
+        "overnight. The job acts only on cycles whose deadline has passed, so a daily run is safe.",
+    ),
+    Entry(
+        name="daily_report",
+        schedule="0 8 * * 1-5",
+        tz=LONDON,
+        job="jobs.monitoring.daily_report_send",
+        queue="sweeps",
+        why="Support reads it at the start of the working day, after the night's close_cycle and "
+        "the 07:30 invariant check; weekdays only, nobody reads it at the weekend.",
     ),
     Entry(
         name="clear_sessions",
