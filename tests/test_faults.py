@@ -159,3 +159,54 @@ def _pings(connection) -> bool:
         return connection.ping()
     except Exception:
         return False
+
+
+def test_database_unreachable_for_a_while_jobs_fail_retry_and_finish_once(processes, smtp_server):
+    """PostgreSQL only: the workers reach the database through a proxy the test cuts for 8 s."""
+    from django.db import connection
+
+    from tests.tcp_proxy import TcpProxy
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a networked database (run with DATABASE_URL=postgres://...)")
+    count = 400
+    course, cycle, candidate = make_course(), make_cycle(), make_user()
+    Application.objects.bulk_create(
+        Application(candidate=candidate, course=course, cycle=cycle, state=S.AWAITING_PROVIDER_DECISION,
+                    reject_by_default_at=timezone.now() - timedelta(minutes=1))
+        for _ in range(count)
+    )
+    proxy = TcpProxy(int(connection.settings_dict.get("PORT") or 5432))
+    env = child_env(
+        CLOCK_TIMETABLE="tests.clock_timetables.FAST_SWEEPS",
+        CLOCK_POLL_INTERVAL="0.2",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_server.port,
+        APPLY_CLAIM_TTL_SECONDS=8,
+        OUTBOX_LEASE_SECONDS=5,
+        APPLY_BATCH_SIZE=50,
+    )
+    env["DATABASE_URL"] = env["DATABASE_URL"].replace(
+        f":{connection.settings_dict.get('PORT') or 5432}/", f":{proxy.port}/"
+    ).replace("@localhost/", f"@127.0.0.1:{proxy.port}/")
+    assert f":{proxy.port}/" in env["DATABASE_URL"]
+    proxy.down()  # the database is unreachable from the start of the sweep
+    processes.start("clock", clock_args(), env)
+    workers = [processes.start(f"worker{n}", worker_args(), env) for n in range(2)]
+    time.sleep(8)
+    assert Application.objects.filter(state=S.REJECTED).count() == 0
+    proxy.up()
+    wait_until(
+        lambda: Application.objects.filter(state=S.REJECTED).count() == count
+        and not OutboxEmail.objects.exclude(status=OutboxStatus.SENT).exists(),
+        timeout=180, interval=1, message="the sweep to finish once the database is back",
+    )
+    proxy.down()
+    assert all(worker.popen.poll() is None for worker in workers)
+    events = collections.Counter(
+        ApplicationEvent.objects.filter(kind="reject_by_default").values_list("application_id", flat=True)
+    )
+    assert len(events) == count and set(events.values()) == {1}
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 2 * count
+    assert any("OperationalError" in worker.output() for worker in workers)
