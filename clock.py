@@ -52,7 +52,7 @@ TIMETABLE = [
         name="deliver_outbox",
         schedule="* * * * *",
         tz=LONDON,
-        job="jobs.outbox.outbox_deliver_due",
+        job="jobs.outbox.outbox_emails_deliver_due",
         queue="sweeps",
         why="Safety net: delivery is enqueued on commit, this catches emails whose job was lost "
         "(Redis down at commit, a killed worker) within a minute.",

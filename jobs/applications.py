@@ -9,17 +9,15 @@ from apps.applications.actors import Actor
 from apps.applications.selectors import application_ids_due_for_decline, application_ids_due_for_rejection
 from apps.applications.services import applications_decline_by_default as decline_by_default
 from apps.applications.services import applications_reject_by_default as reject_by_default
-from apps.core.leases import held_lease
-from apps.core.redis import redis_connection
 from jobs.arguments import id_list
-from jobs.batching import claim_ids, enqueue_batches, release_claims
+from jobs.batching import claim_ids, enqueue_batches, release_claims, sweep_lease
 
 logger = logging.getLogger(__name__)
 
 
 def applications_reject_due() -> dict:
     """Sweep (every minute): enqueue batches of the applications past their reject-by-default deadline."""
-    with held_lease(redis_connection(), "sweep:applications_reject_due", ttl_seconds=60) as held:
+    with sweep_lease("applications_reject_due") as held:
         if not held:
             logger.info("applications_reject_due skipped: another run holds the lease")
             return {"skipped": True}
@@ -49,7 +47,7 @@ def applications_reject_by_default(application_ids) -> dict:
 
 def applications_decline_due() -> dict:
     """Sweep (every minute): enqueue batches of the offers past their decline-by-default deadline."""
-    with held_lease(redis_connection(), "sweep:applications_decline_due", ttl_seconds=60) as held:
+    with sweep_lease("applications_decline_due") as held:
         if not held:
             logger.info("applications_decline_due skipped: another run holds the lease")
             return {"skipped": True}

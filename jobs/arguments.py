@@ -1,8 +1,22 @@
 """Checks on job arguments: a bad argument is a clear, non-retryable error."""
 
+import logging
+
+from rq import get_current_job
+
+logger = logging.getLogger(__name__)
+
 
 class BadJobArguments(ValueError):
-    pass
+    """Raised before the job changes anything. The job is not retried: the same arguments
+    would fail the same way. It ends in RQ's failed registry with this message."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        job = get_current_job()
+        if job is not None:
+            job.retries_left = 0  # the worker reads this when it handles the failure
+        logger.error("bad job arguments, not retried: %s", message)
 
 
 def id_list(value, *, name: str) -> list[int]:

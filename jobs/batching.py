@@ -7,6 +7,7 @@ import django_rq
 from django.conf import settings
 from rq import Retry
 
+from apps.core.leases import held_lease
 from apps.core.redis import redis_connection
 
 
@@ -22,6 +23,15 @@ def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
         max=attempts,
         interval=[max(1, round(base_seconds * 2**n * random.uniform(0.5, 1.5))) for n in range(attempts)],
     )
+
+
+def sweep_lease(name: str):
+    """Held while a sweep runs, so two runs never overlap (a "run now" next to a scheduled one).
+
+    Its expiry is just past the job timeout: a lease left by a killed worker blocks the
+    sweep no longer than the job itself could have run.
+    """
+    return held_lease(redis_connection(), f"sweep:{name}", ttl_seconds=settings.JOB_TIMEOUT + 5)
 
 
 def claim_ids(kind: str, ids: list[int], ttl: int | None = None) -> list[int]:

@@ -14,10 +14,8 @@ from apps.applications.actors import Actor
 from apps.applications.chasers import applications_chase
 from apps.applications.models import ChaserKind
 from apps.applications.selectors import application_ids_due_for_chaser
-from apps.core.leases import held_lease
-from apps.core.redis import redis_connection
 from jobs.arguments import id_list
-from jobs.batching import claim_ids, enqueue_batches, release_claims
+from jobs.batching import claim_ids, enqueue_batches, release_claims, sweep_lease
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +27,7 @@ PROCESS_JOBS = {
 
 def _sweep(kind: str) -> dict:
     name = f"applications_chase_{kind}s_due"
-    with held_lease(redis_connection(), f"sweep:{name}", ttl_seconds=300) as held:
+    with sweep_lease(name) as held:
         if not held:
             logger.info("%s skipped: another run holds the lease", name)
             return {"skipped": True}

@@ -15,10 +15,8 @@ from apps.applications.selectors import (
     application_ids_with_live_deadlines,
     cycle_ids_to_close,
 )
-from apps.core.leases import held_lease
-from apps.core.redis import redis_connection
 from jobs.arguments import an_id, id_list
-from jobs.batching import release_claims
+from jobs.batching import release_claims, sweep_lease
 from jobs.fanout import enqueue_fan_out, fan_out_pages
 
 logger = logging.getLogger(__name__)
@@ -29,7 +27,7 @@ def cycles_close_due() -> dict:
 
     Before the deadline there is nothing to select, so the entry acts only inside its window.
     """
-    with held_lease(redis_connection(), "sweep:cycles_close_due", ttl_seconds=300) as held:
+    with sweep_lease("cycles_close_due") as held:
         if not held:
             logger.info("cycles_close_due skipped: another run holds the lease")
             return {"skipped": True}

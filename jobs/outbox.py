@@ -3,20 +3,18 @@
 import logging
 from dataclasses import asdict
 
-from apps.core.leases import held_lease
-from apps.core.redis import redis_connection
 from apps.outbox.selectors import outbox_email_ids_due
 from apps.outbox.services import DELIVERY_BATCH_SIZE
 from apps.outbox.services import outbox_emails_deliver as deliver
 from jobs.arguments import id_list
-from jobs.batching import enqueue_batches
+from jobs.batching import enqueue_batches, sweep_lease
 
 logger = logging.getLogger(__name__)
 
 
-def outbox_deliver_due() -> dict:
+def outbox_emails_deliver_due() -> dict:
     """Sweep (every minute): the safety net for emails whose on-commit delivery job was lost."""
-    with held_lease(redis_connection(), "sweep:outbox_deliver_due", ttl_seconds=60) as held:
+    with sweep_lease("outbox_emails_deliver_due") as held:
         if not held:
             return {"skipped": True}
         ids = outbox_email_ids_due(limit=5000)
@@ -35,3 +33,7 @@ def outbox_emails_deliver(email_ids) -> dict:
     result = deliver(email_ids=id_list(email_ids, name="email_ids"))
     logger.info("outbox_emails_deliver: %s", asdict(result))
     return asdict(result)
+
+
+# Renamed (jobs/renamed.py): the old path stays for jobs queued under it.
+outbox_deliver_due = outbox_emails_deliver_due

@@ -18,6 +18,6 @@ SLOW_SWEEP_EVERY_SECOND = [
 FAST_SWEEPS = [
     Entry(name="reject_applications_by_default", schedule="*/2 * * * * *", tz="UTC",
           job="jobs.applications.applications_reject_due", queue="sweeps", why="test: the minute sweep, faster"),
-    Entry(name="deliver_outbox", schedule="*/2 * * * * *", tz="UTC", job="jobs.outbox.outbox_deliver_due",
+    Entry(name="deliver_outbox", schedule="*/2 * * * * *", tz="UTC", job="jobs.outbox.outbox_emails_deliver_due",
           queue="sweeps", why="test: the minute sweep, faster"),
 ]

@@ -27,7 +27,7 @@ LONDON = "Europe/London"
 SPEC_TIMETABLE = {
     "reject_applications_by_default": ("* * * * *", "jobs.applications.applications_reject_due"),
     "decline_offers_by_default": ("* * * * *", "jobs.applications.applications_decline_due"),
-    "deliver_outbox": ("* * * * *", "jobs.outbox.outbox_deliver_due"),
+    "deliver_outbox": ("* * * * *", "jobs.outbox.outbox_emails_deliver_due"),
     "chase_providers": ("35 * * * *", "jobs.chasers.applications_chase_providers_due"),
     "chase_candidates": ("40 * * * *", "jobs.chasers.applications_chase_candidates_due"),
     "detect_invariants": ("30 * * * *", "jobs.monitoring.invariants_check"),

@@ -1,0 +1,47 @@
+"""Bad job arguments are not retried; a sweep's lease is short and only its owner frees it."""
+
+import django_rq
+import pytest
+from rq import Retry
+from rq.job import JobStatus
+
+from apps.core.leases import Lease
+from apps.core.redis import redis_connection
+from jobs import applications
+from jobs.batching import sweep_lease
+from tests.jobs.burst import run_burst_worker
+from tests.processes import child_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.processes
+def test_bad_arguments_end_the_job_once_with_a_clear_reason_and_no_retry(processes, redis_db):
+    queue = django_rq.get_queue("default")
+    job = queue.enqueue(
+        "jobs.applications.applications_reject_by_default", "1,2,3", retry=Retry(max=3), job_id="bad-args"
+    )
+    worker = run_burst_worker(processes, child_env())
+    job.refresh()
+    assert job.get_status() == JobStatus.FAILED
+    assert job.retries_left == 0
+    assert "application_ids must be a list of positive integer ids, got '1,2,3'" in job.latest_result().exc_string
+    assert queue.failed_job_registry.get_job_ids() == ["bad-args"]
+    assert worker.output().count("bad job arguments, not retried") == 1
+
+
+def test_a_sweep_lease_expires_just_after_the_job_timeout(settings):
+    with sweep_lease("applications_reject_due") as held:
+        assert held
+        ttl_ms = redis_connection().pttl("apply:lease:sweep:applications_reject_due")
+        assert 0 < ttl_ms <= (settings.JOB_TIMEOUT + 5) * 1000
+    assert not redis_connection().exists("apply:lease:sweep:applications_reject_due")
+
+
+def test_a_sweep_whose_lease_is_held_elsewhere_is_skipped_and_leaves_the_lease_alone():
+    other = Lease(redis_connection(), "sweep:applications_reject_due", ttl_seconds=30)
+    assert other.acquire()
+    assert applications.applications_reject_due() == {"skipped": True}
+    assert redis_connection().get("apply:lease:sweep:applications_reject_due").decode() == other.token
+    assert other.release()
+    assert applications.applications_reject_due()["due"] == 0
