@@ -21,6 +21,7 @@ from datetime import date
 from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
@@ -35,7 +36,7 @@ from apps.applications.models import (
     RecruitmentCycle,
 )
 from apps.applications.selectors import LIVE_DEADLINES, application_ids_unsubmitted
-from apps.applications.working_days import decline_by_default_at, reject_by_default_at
+from apps.applications.working_days import LONDON, decline_by_default_at, reject_by_default_at
 from apps.core.enqueue import enqueue_on_commit
 
 S = ApplicationState
@@ -103,7 +104,8 @@ def cycle_close(*, year: int, actor: Actor, force: bool = False, batch_size: int
         raise CycleNotClosable(f"There is no {year} cycle.")
     if not force and not RecruitmentCycle.objects.filter(pk=cycle.pk, apply_deadline__lte=Now()).exists():
         raise CycleNotClosable(
-            f"The {cycle}'s apply deadline ({cycle.apply_deadline:%d %B %Y %H:%M %Z}) has not passed: "
+            f"The {cycle}'s apply deadline ({timezone.localtime(cycle.apply_deadline, LONDON):%d %B %Y %H:%M %Z}) "
+            "has not passed: "
             "candidates can still submit. Use --force to close it anyway."
         )
     total = BatchResult()

@@ -1,12 +1,22 @@
-"""Demo data for the local run: users for each role, a cycle, and applications in many states.
+"""Demo data for the local run: users for each role, cycles, and applications in every state
+and inside every timed rule.
 
-Idempotent for the base data. Each run also adds a few applications whose
-reject-by-default deadline falls in the next two minutes (set directly, and recorded on
-their timeline), so a new user sees the clock, the sweep and the worker reject them.
+Idempotent for the base data (users, providers, courses, the current and the previous
+cycle, and one application per state and rule, created once). Each run also adds:
+
+- applications whose reject-by-default deadline falls in the next two minutes, and
+- offers whose decline-by-default deadline falls in the next two minutes
+
+(deadlines set directly, and recorded on their timeline), so a new user sees the clock,
+the sweeps and the worker reject and decline them. The base data has applications inside
+the provider and candidate chaser windows (chased at :35 and :40, or now with
+``manage.py send_chasers``) and an unsubmitted application in last year's cycle, whose
+apply deadline has passed (closed at 00:01, or now with ``manage.py close_cycle``).
 """
 
 from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -14,6 +24,8 @@ from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.actors import Actor
+from apps.applications.calendars import calendar_for_cycle
+from apps.applications.chasers import chaser_rule
 from apps.applications.models import (
     Application,
     ApplicationEvent,
@@ -24,13 +36,33 @@ from apps.applications.models import (
     ProviderUser,
     RecruitmentCycle,
 )
+from apps.applications.working_days import decline_by_default_at, reject_by_default_at
 
 PASSWORD = "demo-password"
 PROVIDERS = [
     ("RVS", "Riverside Teaching School", [("2X3A", "Primary"), ("3B7C", "Mathematics")]),
     ("NTU", "Northgate University", [("9K1Q", "Physics"), ("4M2P", "English")]),
 ]
-DUE_SOON_SECONDS = (40, 70, 100, 130)
+DUE_SOON_SECONDS = (20, 40, 60, 80)
+OFFERS_DUE_SOON_SECONDS = (30, 90)
+S = ApplicationState
+
+# One application per state the user can reach, as (what to do, days ago it was submitted).
+PLAN = [
+    ("unsubmitted", None),
+    ("awaiting", 2),
+    ("awaiting", 8),
+    ("interviewing", 12),
+    ("offer", 4),
+    ("accepted", 15),
+    ("rejected", 6),
+    ("awaiting", 0),
+    ("withdrawn", 5),
+    ("declined", 9),
+    ("offer_withdrawn", 7),
+    ("recruited", 30),
+    ("conditions_not_met", 40),
+]
 
 
 def _user(username: str, *, is_staff: bool = False, is_superuser: bool = False):
@@ -45,19 +77,45 @@ def _user(username: str, *, is_staff: bool = False, is_superuser: bool = False):
     return user
 
 
-def _cycle(now: datetime) -> RecruitmentCycle:
-    year = now.year if now.month >= 10 else now.year - 1
+def _cycle_year(now: datetime) -> int:
+    """The cycle open now: a cycle's apply deadline is 1 September, and the next one opens then."""
+    return now.year + 1 if now.month >= 9 else now.year
+
+
+def _cycle(year: int) -> RecruitmentCycle:
     cycle, _ = RecruitmentCycle.objects.get_or_create(
-        year=year + 1,
+        year=year,
         defaults={
-            "apply_deadline": datetime(year + 1, 9, 1, 17, 0, tzinfo=UTC),
-            "reject_by_default_date": datetime(year + 1, 9, 30, 22, 59, 59, tzinfo=UTC),
+            "apply_deadline": datetime(year, 9, 1, 17, 0, tzinfo=UTC),
+            "reject_by_default_date": datetime(year, 9, 30, 22, 59, 59, tzinfo=UTC),
         },
     )
     NonWorkingPeriod.objects.get_or_create(
-        cycle=cycle, name="Christmas", defaults={"starts_on": date(year, 12, 21), "ends_on": date(year + 1, 1, 1)}
+        cycle=cycle, name="Christmas", defaults={"starts_on": date(year - 1, 12, 21), "ends_on": date(year, 1, 1)}
     )
     return cycle
+
+
+def _days_ago_inside_window(now: datetime, cycle: RecruitmentCycle, kind: str) -> int:
+    """How many days ago to submit (provider) or offer (candidate) so the deadline is inside the chaser window
+    and more than a day away, whatever today's date, bank holidays and the cycle's periods."""
+    rule = chaser_rule(kind)
+    window_end = rule.window_end(cycle=cycle, now=now)
+    calendar = calendar_for_cycle(cycle)
+    for days in range(1, 60):
+        moment = now - timedelta(days=days)
+        if kind == "provider":
+            deadline = reject_by_default_at(
+                submitted_at=moment, calendar=calendar, working_days=settings.APPLY_RBD_WORKING_DAYS,
+                cap=cycle.reject_by_default_date,
+            )
+        else:
+            deadline = decline_by_default_at(
+                offered_at=moment, calendar=calendar, working_days=settings.APPLY_DBD_WORKING_DAYS
+            )
+        if deadline <= window_end and deadline > now + timedelta(days=1):
+            return days
+    raise RuntimeError(f"no submission date puts an application inside the {kind} chaser window")
 
 
 class Command(BaseCommand):
@@ -68,21 +126,32 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = self._base(now)
             due_soon = self._due_soon(now)
+            offers_due_soon = self._offers_due_soon(now)
+        self.stdout.write(
+            f"Demo: applications {', '.join(str(a.pk) for a in due_soon)} will be rejected by default "
+            "within about two minutes."
+        )
+        self.stdout.write(
+            f"Demo: offers {', '.join(str(a.pk) for a in offers_due_soon)} will be declined by default "
+            "within about two minutes."
+        )
         if created:
             self.stdout.write(
                 f"Demo users (password {PASSWORD!r}): support (staff), provider-rvs, provider-ntu, "
                 "candidate1 .. candidate6"
             )
-        self.stdout.write(
-            f"Demo: applications {', '.join(str(a.pk) for a in due_soon)} will be rejected by default "
-            "within about two minutes."
-        )
+            previous = _cycle_year(now) - 1
+            self.stdout.write(
+                "Demo: chasers are due for some applications (sent at :35 and :40 past the hour, or now with "
+                "'manage.py send_chasers --kind provider' and '--kind candidate'); "
+                f"the {previous} cycle has an unsubmitted application ('manage.py close_cycle --year {previous}')."
+            )
 
     def _base(self, now: datetime) -> bool:
         if Provider.objects.exists():
             return False
         _user("support", is_staff=True, is_superuser=True)
-        cycle = _cycle(now)
+        cycle = _cycle(_cycle_year(now))
         courses = []
         for code, name, course_list in PROVIDERS:
             provider = Provider.objects.create(code=code, name=name, email=f"admissions@{code.lower()}.example.com")
@@ -90,56 +159,85 @@ class Command(BaseCommand):
             courses += [Course.objects.create(provider=provider, code=c, name=n) for c, n in course_list]
         candidates = [_user(f"candidate{i}") for i in range(1, 7)]
         plan = [
-            ("unsubmitted", None),
-            ("awaiting", 2),
-            ("awaiting", 8),
-            ("interviewing", 12),
-            ("offer", 4),
-            ("accepted", 15),
-            ("rejected", 6),
-            ("awaiting", 0),
+            *PLAN,
+            ("awaiting", _days_ago_inside_window(now, cycle, "provider")),  # provider chaser due
+            ("offer_chaser", _days_ago_inside_window(now, cycle, "candidate")),  # candidate chaser due
         ]
         for index, (kind, days_ago) in enumerate(plan):
             application = Application.objects.create(
                 candidate=candidates[index % len(candidates)], course=courses[index % len(courses)], cycle=cycle
             )
-            if kind == "unsubmitted":
-                continue
-            submitted = now - timedelta(days=days_ago)
-            candidate = Actor(user=application.candidate)
-            services.application_submit(application_id=application.pk, actor=candidate, now=submitted)
-            provider = Actor(user=application.course.provider.users.first().user)
-            if kind == "interviewing":
-                services.application_interview(application_id=application.pk, actor=provider)
-            elif kind in ("offer", "accepted"):
-                services.application_make_offer(application_id=application.pk, actor=provider, now=submitted)
-                if kind == "accepted":
-                    services.application_accept_offer(application_id=application.pk, actor=candidate)
-            elif kind == "rejected":
-                services.application_reject(application_id=application.pk, actor=provider)
+            if kind != "unsubmitted":
+                self._play(application, kind, now - timedelta(days=days_ago), now)
+        # Last year's cycle, past its apply deadline, with a draft that was never sent.
+        Application.objects.create(candidate=candidates[0], course=courses[0], cycle=_cycle(_cycle_year(now) - 1))
         return True
 
-    def _due_soon(self, now: datetime) -> list[Application]:
-        cycle = _cycle(now)
+    def _play(self, application: Application, kind: str, submitted: datetime, now: datetime) -> None:
+        pk = application.pk
+        candidate = Actor(user=application.candidate)
+        provider = Actor(user=application.course.provider.users.first().user)
+        services.application_submit(application_id=pk, actor=candidate, now=submitted)
+        if kind == "interviewing":
+            services.application_interview(application_id=pk, actor=provider)
+        elif kind == "rejected":
+            services.application_reject(application_id=pk, actor=provider)
+        elif kind == "withdrawn":
+            services.application_withdraw(application_id=pk, actor=candidate)
+        elif kind in ("offer", "offer_chaser", "accepted", "declined", "offer_withdrawn", "recruited",
+                      "conditions_not_met"):
+            # Offers still open are made when the story says; answered ones were answered at once.
+            offered = submitted if kind in ("offer", "offer_chaser") else now - timedelta(days=1)
+            services.application_make_offer(application_id=pk, actor=provider, now=offered)
+            if kind == "declined":
+                services.application_decline_offer(application_id=pk, actor=candidate)
+            elif kind == "offer_withdrawn":
+                services.application_withdraw_offer(application_id=pk, actor=provider)
+            elif kind in ("accepted", "recruited", "conditions_not_met"):
+                services.application_accept_offer(application_id=pk, actor=candidate)
+                if kind == "recruited":
+                    services.application_confirm_recruited(application_id=pk, actor=provider)
+                elif kind == "conditions_not_met":
+                    services.application_conditions_not_met(application_id=pk, actor=provider)
+
+    def _fresh(self, now: datetime, index: int) -> Application:
         courses = list(Course.objects.order_by("pk"))
         candidates = list(get_user_model().objects.filter(username__startswith="candidate").order_by("pk"))
+        application = Application.objects.create(
+            candidate=candidates[index % len(candidates)],
+            course=courses[index % len(courses)],
+            cycle=_cycle(_cycle_year(now)),
+        )
+        services.application_submit(
+            application_id=application.pk, actor=Actor(user=application.candidate), now=now - timedelta(days=1)
+        )
+        return application
+
+    def _move_deadline(self, application: Application, field: str, deadline: datetime, state: str) -> None:
+        Application.objects.filter(pk=application.pk).update(**{field: deadline})
+        ApplicationEvent.objects.create(
+            application=application,
+            kind="demo_deadline_moved",
+            from_state=state,
+            to_state=state,
+            detail={field: deadline.isoformat(), "why": "demo data: due in the next minutes"},
+        )
+
+    def _due_soon(self, now: datetime) -> list[Application]:
         result = []
         for index, seconds in enumerate(DUE_SOON_SECONDS):
-            application = Application.objects.create(
-                candidate=candidates[index % len(candidates)], course=courses[index % len(courses)], cycle=cycle
-            )
-            submitted = now - timedelta(days=30)
-            services.application_submit(
-                application_id=application.pk, actor=Actor(user=application.candidate), now=submitted
-            )
-            deadline = now + timedelta(seconds=seconds)
-            Application.objects.filter(pk=application.pk).update(reject_by_default_at=deadline)
-            ApplicationEvent.objects.create(
-                application=application,
-                kind="demo_deadline_moved",
-                from_state=ApplicationState.AWAITING_PROVIDER_DECISION,
-                to_state=ApplicationState.AWAITING_PROVIDER_DECISION,
-                detail={"reject_by_default_at": deadline.isoformat(), "why": "demo data: due in the next minutes"},
-            )
+            application = self._fresh(now, index)
+            self._move_deadline(application, "reject_by_default_at", now + timedelta(seconds=seconds),
+                                S.AWAITING_PROVIDER_DECISION)
+            result.append(application)
+        return result
+
+    def _offers_due_soon(self, now: datetime) -> list[Application]:
+        result = []
+        for index, seconds in enumerate(OFFERS_DUE_SOON_SECONDS):
+            application = self._fresh(now, index + 1)
+            provider = Actor(user=application.course.provider.users.first().user)
+            services.application_make_offer(application_id=application.pk, actor=provider, now=now)
+            self._move_deadline(application, "decline_by_default_at", now + timedelta(seconds=seconds), S.OFFER)
             result.append(application)
         return result
