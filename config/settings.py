@@ -118,6 +118,8 @@ APPLY_DBD_WORKING_DAYS = env.int_("APPLY_DBD_WORKING_DAYS", 10)
 # a candidate once when the DBD is.
 APPLY_PROVIDER_CHASER_WORKING_DAYS = env.int_("APPLY_PROVIDER_CHASER_WORKING_DAYS", 10)
 APPLY_CANDIDATE_CHASER_WORKING_DAYS = env.int_("APPLY_CANDIDATE_CHASER_WORKING_DAYS", 5)
+# The candidate's reject-by-default email goes this long after the provider's (0: at once).
+APPLY_CANDIDATE_EMAIL_DELAY_SECONDS = env.int_("APPLY_CANDIDATE_EMAIL_DELAY_SECONDS", 60)
 # How long ids handed to a queued batch are kept from the next sweep: a batch lost with a
 # killed worker is re-selected after this (the README's recovery bound).
 APPLY_CLAIM_TTL_SECONDS = env.int_("APPLY_CLAIM_TTL_SECONDS", 180)

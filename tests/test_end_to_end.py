@@ -33,7 +33,13 @@ def test_clock_and_worker_reject_a_due_application_and_email_it_once(processes, 
         timeout=100,
         message="the due application to be rejected by default",
     )
-    wait_until(lambda: len(smtp_server.messages) >= 2, timeout=30, message="two emails over SMTP")
+    provider_id = f"<rbd.provider.{due.pk}@apply.localhost>"
+    candidate_id = f"<rbd.candidate.{due.pk}@apply.localhost>"
+    wait_until(lambda: provider_id in smtp_server.first_received_at, timeout=30, message="the provider's email")
+    # The candidate's email is a delayed one-off job: a minute after the provider's.
+    wait_until(lambda: candidate_id in smtp_server.first_received_at, timeout=100, message="the candidate's email")
+    gap = smtp_server.first_received_at[candidate_id] - smtp_server.first_received_at[provider_id]
+    assert 55 <= gap <= 100, gap
     wait_until(
         lambda: not OutboxEmail.objects.exclude(status=OutboxStatus.SENT).exists(), timeout=30, message="outbox sent"
     )

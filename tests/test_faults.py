@@ -38,7 +38,8 @@ def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(pro
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=smtp_server.port,
         APPLY_CLAIM_TTL_SECONDS=8,  # production: 180 s
-        OUTBOX_LEASE_SECONDS=5,  # production: 60 s
+        OUTBOX_LEASE_SECONDS=5,
+        APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0,  # production: 60 s
         APPLY_BATCH_SIZE=100,
         LOG_LEVEL="WARNING",
     )
@@ -124,6 +125,7 @@ def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, sm
         EMAIL_PORT=smtp_server.port,
         APPLY_CLAIM_TTL_SECONDS=8,
         OUTBOX_LEASE_SECONDS=5,
+        APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0,
         APPLY_BATCH_SIZE=50,
     )
     clock = processes.start("clock", clock_args(), env)
@@ -185,6 +187,7 @@ def test_database_unreachable_for_a_while_jobs_fail_retry_and_finish_once(proces
         EMAIL_PORT=smtp_server.port,
         APPLY_CLAIM_TTL_SECONDS=8,
         OUTBOX_LEASE_SECONDS=5,
+        APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0,
         APPLY_BATCH_SIZE=50,
     )
     env["DATABASE_URL"] = env["DATABASE_URL"].replace(

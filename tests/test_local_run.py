@@ -79,7 +79,11 @@ def test_dev_py_up_runs_the_whole_service_and_rejects_the_demo_applications(tmp_
         )
         page = _login(web_port, "support").open(f"http://127.0.0.1:{web_port}/{due[0]}/", timeout=10).read().decode()
         assert "jobs.applications.applications_reject_by_default" in page
-        assert f"Message-ID: <rbd.candidate.{due[0]}@apply.localhost>" in output()
+        assert f"Message-ID: <rbd.provider.{due[0]}@apply.localhost>" in output()
+        wait_until(  # the candidate hears a minute after the provider
+            lambda: f"Message-ID: <rbd.candidate.{due[0]}@apply.localhost>" in output(), timeout=100, interval=2,
+            message="the candidate's email in the worker's console log",
+        )
     finally:
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         try:

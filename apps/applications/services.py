@@ -8,7 +8,7 @@ outbox emails are written in the same transaction as the state change.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -238,6 +238,9 @@ class _TimedRule:
     to_state: str
     flag_field: str
     emails: tuple[tuple[str, str, str], ...]  # (key prefix, recipient: provider|candidate, template)
+    #: Recipients whose email waits: the candidate hears a minute after the provider (a
+    #: delayed one-off job; the outbox row's available_at holds it back from the sweep too).
+    delayed: tuple[str, ...] = ()
 
 
 REJECT_BY_DEFAULT = _TimedRule(
@@ -250,6 +253,7 @@ REJECT_BY_DEFAULT = _TimedRule(
         ("rbd:provider", "provider", "rejected_by_default_provider"),
         ("rbd:candidate", "candidate", "rejected_by_default_candidate"),
     ),
+    delayed=("candidate",),
 )
 DECLINE_BY_DEFAULT = _TimedRule(
     kind="decline_by_default",
@@ -262,6 +266,11 @@ DECLINE_BY_DEFAULT = _TimedRule(
         ("dbd:candidate", "candidate", "declined_by_default_candidate"),
     ),
 )
+
+
+def _candidate_delay() -> timedelta | None:
+    seconds = settings.APPLY_CANDIDATE_EMAIL_DELAY_SECONDS
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def _recipient(application: Application, recipient: str) -> str:
@@ -305,6 +314,7 @@ def _timed_set(rule: _TimedRule, application_ids: list[int], actor: Actor) -> li
                     to=[_recipient(application, recipient)],
                     template=template,
                     context=_email_context(application),
+                    delay=_candidate_delay() if recipient in rule.delayed else None,
                 )
                 for application in Application.objects.filter(pk__in=ids).select_related("candidate", "course__provider")
                 for prefix, recipient, template in rule.emails

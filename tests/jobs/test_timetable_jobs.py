@@ -91,7 +91,7 @@ def test_every_timetable_entry_runs_once_on_a_real_worker_without_a_failed_job(p
         job_ids.append(job.id)
 
     env = child_env(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
-                    EMAIL_PORT=smtp_server.port)
+                    EMAIL_PORT=smtp_server.port, APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0)
     worker = run_burst_worker(processes, env)
 
     assert failed_jobs(redis_db) == {}, worker.output()

@@ -159,3 +159,14 @@ def test_a_provider_decision_a_moment_before_the_sweep_wins():
     assert result.changed == 0
     application.refresh_from_db()
     assert application.state == S.OFFER
+
+
+def test_the_candidates_rejection_email_waits_a_minute_after_the_providers(settings):
+    settings.APPLY_CANDIDATE_EMAIL_DELAY_SECONDS = 60
+    application = make_application(
+        state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=timezone.now() - timedelta(seconds=5)
+    )
+    services.applications_reject_by_default(application_ids=[application.pk], actor=JOB)
+    provider = OutboxEmail.objects.get(key=f"rbd:provider:{application.pk}")
+    candidate = OutboxEmail.objects.get(key=f"rbd:candidate:{application.pk}")
+    assert 55 <= (candidate.available_at - provider.available_at).total_seconds() <= 65
