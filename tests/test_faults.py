@@ -22,27 +22,37 @@ APPLICATIONS = 1500
 KILL_FOR_SECONDS = 20
 
 
-def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(processes, smtp_server):
+def fast_sweeps_env(smtp_server, **overrides) -> dict:
+    """Child processes with second-level sweeps, SMTP to the test's server, short claims and leases."""
+    settings = {
+        "CLOCK_TIMETABLE": "tests.clock_timetables.FAST_SWEEPS",
+        "CLOCK_POLL_INTERVAL": "0.2",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": smtp_server.port,
+        "APPLY_CLAIM_TTL_SECONDS": 8,  # production: 180 s
+        "OUTBOX_LEASE_SECONDS": 5,  # production: 60 s
+        "APPLY_CANDIDATE_EMAIL_DELAY_SECONDS": 0,  # production: 60 s
+        "APPLY_BATCH_SIZE": 50,
+    }
+    return child_env(**{**settings, **overrides})
+
+
+def seed_due_applications(count: int) -> None:
+    """``count`` applications a minute past their reject-by-default deadline, a third interviewing."""
     course, cycle = make_course(), make_cycle()
     candidates = [make_user() for _ in range(20)]
     due = timezone.now() - timedelta(minutes=1)
     Application.objects.bulk_create(
         Application(candidate=candidates[n % 20], course=course, cycle=cycle,
                     state=S.AWAITING_PROVIDER_DECISION if n % 3 else S.INTERVIEWING, reject_by_default_at=due)
-        for n in range(APPLICATIONS)
+        for n in range(count)
     )
-    env = child_env(
-        CLOCK_TIMETABLE="tests.clock_timetables.FAST_SWEEPS",
-        CLOCK_POLL_INTERVAL="0.2",
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        APPLY_CLAIM_TTL_SECONDS=8,  # production: 180 s
-        OUTBOX_LEASE_SECONDS=5,
-        APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0,  # production: 60 s
-        APPLY_BATCH_SIZE=100,
-        LOG_LEVEL="WARNING",
-    )
+
+
+def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(processes, smtp_server):
+    seed_due_applications(APPLICATIONS)
+    env = fast_sweeps_env(smtp_server, APPLY_BATCH_SIZE=100, LOG_LEVEL="WARNING")
     processes.start("clock", clock_args(), env)
     workers = [processes.start(f"worker{n}", worker_args(), env, new_session=True) for n in range(3)]
     rng = random.Random(7)
@@ -109,25 +119,8 @@ def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, sm
     wait_until(lambda: _pings(connection), timeout=10, message="private redis")
 
     count = 600
-    course, cycle = make_course(), make_cycle()
-    candidate = make_user()
-    Application.objects.bulk_create(
-        Application(candidate=candidate, course=course, cycle=cycle, state=S.AWAITING_PROVIDER_DECISION,
-                    reject_by_default_at=timezone.now() - timedelta(minutes=1))
-        for _ in range(count)
-    )
-    env = child_env(
-        REDIS_URL=f"redis://127.0.0.1:{port}/0",
-        CLOCK_TIMETABLE="tests.clock_timetables.FAST_SWEEPS",
-        CLOCK_POLL_INTERVAL="0.2",
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        APPLY_CLAIM_TTL_SECONDS=8,
-        OUTBOX_LEASE_SECONDS=5,
-        APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0,
-        APPLY_BATCH_SIZE=50,
-    )
+    seed_due_applications(count)
+    env = fast_sweeps_env(smtp_server, REDIS_URL=f"redis://127.0.0.1:{port}/0")
     clock = processes.start("clock", clock_args(), env)
     workers = [processes.start(f"worker{n}", worker_args(), env) for n in range(2)]
     wait_until(lambda: Application.objects.filter(state=S.REJECTED).exists(), timeout=60, message="the sweep to start")
@@ -172,24 +165,9 @@ def test_database_unreachable_for_a_while_jobs_fail_retry_and_finish_once(proces
     if connection.vendor != "postgresql":
         pytest.skip("needs a networked database (run with DATABASE_URL=postgres://...)")
     count = 400
-    course, cycle, candidate = make_course(), make_cycle(), make_user()
-    Application.objects.bulk_create(
-        Application(candidate=candidate, course=course, cycle=cycle, state=S.AWAITING_PROVIDER_DECISION,
-                    reject_by_default_at=timezone.now() - timedelta(minutes=1))
-        for _ in range(count)
-    )
+    seed_due_applications(count)
     proxy = TcpProxy(int(connection.settings_dict.get("PORT") or 5432))
-    env = child_env(
-        CLOCK_TIMETABLE="tests.clock_timetables.FAST_SWEEPS",
-        CLOCK_POLL_INTERVAL="0.2",
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_server.port,
-        APPLY_CLAIM_TTL_SECONDS=8,
-        OUTBOX_LEASE_SECONDS=5,
-        APPLY_CANDIDATE_EMAIL_DELAY_SECONDS=0,
-        APPLY_BATCH_SIZE=50,
-    )
+    env = fast_sweeps_env(smtp_server)
     env["DATABASE_URL"] = env["DATABASE_URL"].replace(
         f":{connection.settings_dict.get('PORT') or 5432}/", f":{proxy.port}/"
     ).replace("@localhost/", f"@127.0.0.1:{proxy.port}/")
