@@ -75,11 +75,14 @@ def _findings(now: datetime) -> list[InvariantFinding]:
         findings.append(InvariantFinding(kind=f"overdue_{overdue.rule}", count=overdue.count, detail=detail))
 
     unsent = unsubmitted_after_close(grace=CLOSE_CYCLE_GRACE)
-    detail = {"oldest_apply_deadline": unsent.oldest.isoformat(), "sample_ids": unsent.sample_ids} if unsent.count else {}
+    detail = {}
+    if unsent.count:
+        detail = {"oldest_apply_deadline": unsent.oldest.isoformat(), "sample_ids": unsent.sample_ids}
     findings.append(InvariantFinding(kind="overdue_close_cycle", count=unsent.count, detail=detail))
 
     count, ids = application_ids_in_timed_state_without_deadline()
-    findings.append(InvariantFinding(kind="timed_state_without_deadline", count=count, detail={"sample_ids": ids} if count else {}))
+    detail = {"sample_ids": ids} if count else {}
+    findings.append(InvariantFinding(kind="timed_state_without_deadline", count=count, detail=detail))
 
     stale = ExpressionWrapper(Now() - OUTBOX_GRACE, output_field=DateTimeField())
     count, detail = _outbox(OutboxEmail.objects.filter(status=OutboxStatus.PENDING, created_at__lte=stale))

@@ -109,8 +109,8 @@ class Application(models.Model):
             ),
             models.Index(fields=["course", "state"], name="application_course_state"),
             models.Index(fields=["state", "reject_by_default_at"], name="application_state_rbd"),
-            # End of cycle: the unsubmitted applications of one cycle.
-            models.Index(fields=["cycle"], condition=Q(state="unsubmitted"), name="application_unsubmitted"),
+            # End of cycle: the unsubmitted applications of one cycle, paged by id.
+            models.Index(fields=["cycle", "id"], condition=Q(state="unsubmitted"), name="application_unsubmitted"),
         ]
 
     def __str__(self):

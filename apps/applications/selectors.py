@@ -126,9 +126,8 @@ def overdue_deadlines(*, grace: timedelta = timedelta(0)) -> list[Overdue]:
 
 def unsubmitted_after_close(*, grace: timedelta) -> Overdue:
     """Unsubmitted applications in cycles whose apply deadline passed more than ``grace`` ago."""
-    qs = Application.objects.filter(
-        state=ApplicationState.UNSUBMITTED, cycle__in=RecruitmentCycle.objects.filter(apply_deadline__lte=_older_than(grace))
-    )
+    closed = RecruitmentCycle.objects.filter(apply_deadline__lte=_older_than(grace))
+    qs = Application.objects.filter(state=ApplicationState.UNSUBMITTED, cycle__in=closed)
     stats = qs.aggregate(count=Count("pk"), oldest=Min("cycle__apply_deadline"))
     sample = list(qs.order_by("pk").values_list("pk", flat=True)[:10]) if stats["count"] else []
     return Overdue(rule="close_cycle", count=stats["count"], oldest=stats["oldest"], sample_ids=sample)
