@@ -13,19 +13,7 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SERVICE_NAME", "clock")
-
-import django  # noqa: E402
-
-django.setup()
-
-from apps.scheduling.timetable import (  # noqa: E402
-    Entry,
-    TimetableError,
-    timetable_from_setting,
-    validate_timetable,
-)
+from apps.scheduling.timetable import Entry, TimetableError, timetable_from_setting, validate_timetable
 
 LONDON = "Europe/London"
 
@@ -137,7 +125,17 @@ def _print_timetable(entries: list[Entry]) -> None:
             print(f"{'':28} last: tick {run['tick']} job {run.get('job_id') or '-'} {run['outcome']}: {run['status']}")
 
 
+def _setup_django() -> None:
+    """Only when run: importing this module (the tests do) changes no environment."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("SERVICE_NAME", "clock")
+    import django
+
+    django.setup()
+
+
 def main(argv=None) -> int:
+    _setup_django()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--list", action="store_true", help="print the timetable with next and last runs")
     parser.add_argument("--check", action="store_true", help="validate the timetable")

@@ -28,7 +28,7 @@ def database_url() -> str:
 
 
 def child_env(**overrides) -> dict:
-    env = dict(os.environ)
+    env = {key: value for key, value in os.environ.items() if key != "SERVICE_NAME"}  # each process names itself
     env.update(
         {
             "DATABASE_URL": database_url(),

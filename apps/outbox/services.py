@@ -19,6 +19,9 @@ MAX_ATTEMPTS = 10
 #: Large fan-outs are staggered: this many delivery batches at once, then the next ones later.
 STAGGER_BATCHES = 20
 STAGGER_DELAY = timedelta(seconds=10)
+#: RQ's scheduler keeps whole seconds, so a delayed job can start up to a second early;
+#: delayed delivery jobs start this much later than the email's available_at.
+SCHEDULE_MARGIN = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def outbox_emails_add(*, emails: list[Email]) -> None:
             wait = (delay or timedelta(0)) + STAGGER_DELAY * (start // STAGGER_BATCHES)
             if wait:
                 for args in group:
-                    enqueue_in_on_commit("email", wait, "jobs.outbox.outbox_emails_deliver", *args)
+                    enqueue_in_on_commit("email", wait + SCHEDULE_MARGIN, "jobs.outbox.outbox_emails_deliver", *args)
             else:
                 enqueue_many_on_commit("email", "jobs.outbox.outbox_emails_deliver", group)
 
