@@ -45,3 +45,26 @@ def test_a_sweep_whose_lease_is_held_elsewhere_is_skipped_and_leaves_the_lease_a
     assert redis_connection().get("apply:lease:sweep:applications_reject_due").decode() == other.token
     assert other.release()
     assert applications.applications_reject_due()["due"] == 0
+
+
+@pytest.mark.processes
+def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(processes, redis_db):
+    """Warm shutdown: what `docker compose stop` does (SIGTERM, then SIGKILL after stop_grace_period)."""
+    import json
+    import signal
+    import time
+
+    from tests.processes import wait_until, worker_args
+    from tests.slow_jobs import RUNS_KEY
+
+    job = django_rq.get_queue("sweeps").enqueue("tests.slow_jobs.slow_sweep", 3, job_id="slow-one")
+    worker = processes.start("worker", worker_args(), child_env())
+    wait_until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30, message="the job to start")
+    worker.popen.send_signal(signal.SIGTERM)
+    stopped_at = time.monotonic()
+    worker.popen.wait(timeout=35)
+    assert worker.popen.returncode == 0
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+    assert [json.loads(raw).get("end") for raw in redis_db.lrange(RUNS_KEY, 0, -1)][0] is not None
+    assert time.monotonic() - stopped_at < 35  # within the worker's stop grace period in docker-compose.yml
+    assert "warm shut down requested" in worker.output()
