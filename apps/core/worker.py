@@ -19,9 +19,10 @@ class Worker(RQWorker):
     started registry expires shortly after the job's timeout) and retries them, and what
     restarts a scheduler process that died; with RQ's default it ran every ten minutes.
 
-    RQ's work loop quits on any Redis error outside its dequeue (the status read after a
-    job, the heartbeat, the suspension check): a Redis restart ended every busy worker.
-    Here those calls wait for Redis with backoff instead, still answering a stop request.
+    RQ's work loop quits on any Redis error outside its blocking dequeue (the status read
+    after a job, the heartbeat, the worker state, the suspension check): a Redis restart
+    ended every busy worker. Here those calls wait for Redis with backoff instead, still
+    answering a stop request.
     A job whose end could not be recorded stays "started": maintenance retries it as
     abandoned, and job effects are compare-and-set, so a rerun changes nothing twice.
     """
@@ -47,6 +48,21 @@ class Worker(RQWorker):
             super().execute_job(job, queue)
         except REDIS_ERRORS as exc:
             self.log.error("Worker %s: lost Redis while finishing job %s (%s); carrying on", self.name, job.id, exc)
+
+    def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
+        return self._until_redis_answers(super().dequeue_job_and_maintain_ttl, *args, **kwargs)
+
+    def set_state(self, state, pipeline=None):
+        if pipeline is not None:  # buffered: no round trip here
+            return super().set_state(state, pipeline)
+        return self._until_redis_answers(super().set_state, state)
+
+    def set_shutdown_requested_date(self):
+        """Informational only (runs inside the SIGTERM handler): never let Redis fail a shutdown."""
+        try:
+            super().set_shutdown_requested_date()
+        except REDIS_ERRORS as exc:
+            self.log.error("Worker %s: could not record the shutdown request in Redis: %s", self.name, exc)
 
     def heartbeat(self, *args, **kwargs):
         return self._until_redis_answers(super().heartbeat, *args, **kwargs)
