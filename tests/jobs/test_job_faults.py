@@ -68,3 +68,32 @@ def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(processes, re
     assert [json.loads(raw).get("end") for raw in redis_db.lrange(RUNS_KEY, 0, -1)][0] is not None
     assert time.monotonic() - stopped_at < 35  # within the worker's stop grace period in docker-compose.yml
     assert "warm shut down requested" in worker.output()
+
+
+@pytest.mark.processes
+def test_a_delayed_job_survives_a_worker_restart_and_runs_when_due(processes, redis_db):
+    """enqueue_in/enqueue_at jobs live in Redis's scheduled registry, not in a process."""
+    import time
+    from datetime import timedelta
+
+    from django.db import transaction
+    from rq.registry import ScheduledJobRegistry
+
+    from apps.core.enqueue import enqueue_in_on_commit
+    from tests.processes import wait_until, worker_args
+    from tests.slow_jobs import RUNS_KEY
+
+    from rq.worker import Worker
+
+    first = processes.start("worker", worker_args(), child_env())
+    wait_until(lambda: Worker.all(connection=redis_db), timeout=30, message="the worker to start")
+    with transaction.atomic():
+        enqueue_in_on_commit("sweeps", timedelta(seconds=6), "tests.slow_jobs.slow_sweep", 0.1)
+    queue = django_rq.get_queue("sweeps")
+    assert ScheduledJobRegistry(queue=queue).count == 1  # what the dashboard's "scheduled" page lists
+    assert first.stop() == 0  # the worker (and its scheduler) go away before the job is due
+    time.sleep(7)
+    assert redis_db.llen(RUNS_KEY) == 0
+    processes.start("worker-again", worker_args(), child_env())
+    wait_until(lambda: redis_db.llen(RUNS_KEY) == 1, timeout=30, message="the delayed job to run")
+    assert ScheduledJobRegistry(queue=queue).count == 0
