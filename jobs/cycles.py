@@ -17,7 +17,7 @@ from apps.applications.selectors import (
 )
 from jobs.arguments import an_id, id_list
 from jobs.batching import release_claims, sweep_lease
-from jobs.fanout import enqueue_fan_out, fan_out_pages
+from jobs.fanout import enqueue_fan_out, fan_out_cycle_pages
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +48,17 @@ def cycles_close_due() -> dict:
 def cycle_close_fan_out(cycle_id, after_id=0) -> dict:
     """Enqueue batches of the cycle's unsubmitted applications (continues itself if there are many)."""
     cycle_id = an_id(cycle_id, name="cycle_id")
-    fan_out = fan_out_pages(
-        select_page=lambda after, limit: application_ids_unsubmitted(cycle_id=cycle_id, after_id=after, limit=limit),
+    fan_out = fan_out_cycle_pages(
+        name="jobs.cycles.cycle_close_fan_out",
+        cycle_id=cycle_id,
         after_id=an_id(after_id, name="after_id"),
-        queue="default",
-        func="jobs.cycles.applications_mark_not_sent",
-        job_prefix="not-sent-batch",
+        select_page=application_ids_unsubmitted,
+        process="jobs.cycles.applications_mark_not_sent",
+        batch_prefix="not-sent-batch",
         claim_kind="not-sent",
+        continue_on="sweeps",
+        continue_prefix="close-cycle",
     )
-    if fan_out.resume_after is not None:
-        enqueue_fan_out(
-            queue="sweeps",
-            func="jobs.cycles.cycle_close_fan_out",
-            args=(cycle_id, fan_out.resume_after),
-            job_prefix=f"close-cycle-{cycle_id}",
-        )
     logger.info("cycle_close_fan_out %s: %s", cycle_id, asdict(fan_out))
     return asdict(fan_out)
 
@@ -79,22 +75,16 @@ def applications_mark_not_sent(application_ids) -> dict:
 def cycle_deadlines_recalculate(cycle_id, after_id=0) -> dict:
     """Enqueued on commit when a cycle's non-working periods change: batches of its live applications."""
     cycle_id = an_id(cycle_id, name="cycle_id")
-    fan_out = fan_out_pages(
-        select_page=lambda after, limit: application_ids_with_live_deadlines(
-            cycle_id=cycle_id, after_id=after, limit=limit
-        ),
+    fan_out = fan_out_cycle_pages(
+        name="jobs.cycles.cycle_deadlines_recalculate",
+        cycle_id=cycle_id,
         after_id=an_id(after_id, name="after_id"),
-        queue="default",
-        func="jobs.cycles.applications_recalculate_deadlines",
-        job_prefix="recalculate-batch",
+        select_page=application_ids_with_live_deadlines,
+        process="jobs.cycles.applications_recalculate_deadlines",
+        batch_prefix="recalculate-batch",
+        continue_on="default",
+        continue_prefix="recalculate-cycle",
     )
-    if fan_out.resume_after is not None:
-        enqueue_fan_out(
-            queue="default",
-            func="jobs.cycles.cycle_deadlines_recalculate",
-            args=(cycle_id, fan_out.resume_after),
-            job_prefix=f"recalculate-cycle-{cycle_id}",
-        )
     logger.info("cycle_deadlines_recalculate %s: %s", cycle_id, asdict(fan_out))
     return asdict(fan_out)
 

@@ -61,3 +61,35 @@ def fan_out_pages(
 def enqueue_fan_out(*, queue: str, func: str, args: tuple, job_prefix: str) -> str:
     job = django_rq.get_queue(queue).enqueue_call(func, args=args, job_id=f"{job_prefix}-{uuid.uuid4().hex}")
     return job.id
+
+
+def fan_out_cycle_pages(
+    *,
+    name: str,
+    cycle_id: int,
+    after_id: int,
+    select_page: Callable[..., list[int]],
+    process: str,
+    batch_prefix: str,
+    claim_kind: str | None = None,
+    continue_on: str,
+    continue_prefix: str,
+) -> FanOut:
+    """A cycle-wide fan-out job: page through ``select_page(cycle_id=, after_id=, limit=)``,
+    enqueue ``process`` batches, and re-enqueue job ``name`` after the last id if the budget ran out."""
+    fan_out = fan_out_pages(
+        select_page=lambda after, limit: select_page(cycle_id=cycle_id, after_id=after, limit=limit),
+        after_id=after_id,
+        queue="default",
+        func=process,
+        job_prefix=batch_prefix,
+        claim_kind=claim_kind,
+    )
+    if fan_out.resume_after is not None:
+        enqueue_fan_out(
+            queue=continue_on,
+            func=name,
+            args=(cycle_id, fan_out.resume_after),
+            job_prefix=f"{continue_prefix}-{cycle_id}",
+        )
+    return fan_out
