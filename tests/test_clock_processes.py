@@ -12,7 +12,7 @@ from redis import Redis
 
 from apps.scheduling.clock_state import runs_key
 from tests.conftest import free_port
-from tests.processes import child_env, clock_args, redis_server_args, wait_until
+from tests.processes import child_env, clock_args, redis_pings, redis_server_args, wait_until
 from tests.settings_env import TEST_REDIS_URL
 
 pytestmark = pytest.mark.processes
@@ -112,7 +112,7 @@ def test_a_redis_restart_does_not_stop_the_clock(processes):
     server = processes.start("redis", redis_server_args(port), {})
     url = f"redis://127.0.0.1:{port}/0"
     connection = Redis.from_url(url)
-    wait_until(lambda: _pings(connection), timeout=10, message="private redis")
+    wait_until(lambda: redis_pings(connection), timeout=10, message="private redis")
     clock = processes.start("clock", clock_args(), clock_env(redis_url=url))
     wait_until(lambda: len(ticks(connection, "every_second")) >= 2, timeout=30, message="first ticks")
 
@@ -120,18 +120,12 @@ def test_a_redis_restart_does_not_stop_the_clock(processes):
     time.sleep(3)
     assert clock.popen.poll() is None, "the clock died with Redis"
     server = processes.start("redis-again", redis_server_args(port), {})
-    wait_until(lambda: _pings(connection), timeout=10, message="redis back")
+    wait_until(lambda: redis_pings(connection), timeout=10, message="redis back")
     wait_until(lambda: len(ticks(connection, "every_second")) >= 2, timeout=30, message="ticks after the restart")
     assert clock.popen.poll() is None
     assert "Redis error, retrying" in clock.output()
     assert clock.stop() == 0
 
-
-def _pings(connection: Redis) -> bool:
-    try:
-        return connection.ping()
-    except Exception:
-        return False
 
 
 def test_a_sweep_slower_than_its_interval_never_overlaps_and_never_piles_up(processes, redis_db):

@@ -108,7 +108,7 @@ def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, sm
     from redis import Redis
 
     from tests.conftest import free_port
-    from tests.processes import redis_server_args
+    from tests.processes import redis_pings, redis_server_args
 
     port = free_port()
     data = tmp_path / "redis-data"
@@ -116,7 +116,7 @@ def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, sm
     redis_args = [*redis_server_args(port)[:-2], "--appendonly", "yes", "--dir", str(data)]
     server = processes.start("redis", redis_args, {})
     connection = Redis(port=port)
-    wait_until(lambda: _pings(connection), timeout=10, message="private redis")
+    wait_until(lambda: redis_pings(connection), timeout=10, message="private redis")
 
     count = 600
     seed_due_applications(count)
@@ -129,7 +129,7 @@ def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, sm
     time.sleep(3)
     assert clock.popen.poll() is None and all(w.popen.poll() is None for w in workers), "a process died with Redis"
     processes.start("redis-again", redis_args, {})
-    wait_until(lambda: _pings(connection), timeout=10, message="redis back")
+    wait_until(lambda: redis_pings(connection), timeout=10, message="redis back")
     restarted = time.monotonic()
 
     def done():
@@ -148,12 +148,6 @@ def test_redis_restarted_during_a_sweep_workers_and_clock_carry_on(processes, sm
     assert len(events) == count and set(events.values()) == {1}
     assert len({m["Message-ID"] for m in smtp_server.messages}) == 2 * count
 
-
-def _pings(connection) -> bool:
-    try:
-        return connection.ping()
-    except Exception:
-        return False
 
 
 def test_database_unreachable_for_a_while_jobs_fail_retry_and_finish_once(processes, smtp_server):
