@@ -44,7 +44,7 @@ def seed_due_applications(count: int) -> None:
     candidates = [make_user() for _ in range(20)]
     due = timezone.now() - timedelta(minutes=1)
     Application.objects.bulk_create(
-        Application(candidate=candidates[n % 20], course=course, cycle=cycle,
+        Application(candidate=candidates[n % 20], course=course, provider_id=course.provider_id, cycle=cycle,
                     state=S.AWAITING_PROVIDER_DECISION if n % 3 else S.INTERVIEWING, reject_by_default_at=due)
         for n in range(count)
     )

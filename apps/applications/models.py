@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.db.models.functions import Now
 
 
@@ -81,9 +81,22 @@ class ApplicationState(models.TextChoices):
 AWAITING_DECISION_STATES = (ApplicationState.AWAITING_PROVIDER_DECISION, ApplicationState.INTERVIEWING)
 
 
+def _live_deadline() -> Case:
+    """The deadline the current state carries: RBD while the provider decides, DBD while an offer is open."""
+    return Case(
+        When(state__in=AWAITING_DECISION_STATES, then=F("reject_by_default_at")),
+        When(state=ApplicationState.OFFER, then=F("decline_by_default_at")),
+        default=None,
+        output_field=models.DateTimeField(),
+    )
+
+
 class Application(models.Model):
     candidate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications")
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="applications")
+    # The course's provider, copied so that a provider's list is one index range (set on save
+    # from the course; a course never moves to another provider).
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="applications", editable=False)
     cycle = models.ForeignKey(RecruitmentCycle, on_delete=models.PROTECT, related_name="applications")
     state = models.CharField(max_length=32, choices=ApplicationState.choices, default=ApplicationState.UNSUBMITTED)
     created_at = models.DateTimeField(db_default=Now())
@@ -95,6 +108,9 @@ class Application(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     rejected_by_default = models.BooleanField(default=False)
     declined_by_default = models.BooleanField(default=False)
+    # The live deadline, kept by the database itself (a stored generated column), so lists
+    # sort and page by it through an index and no writer can forget it.
+    deadline_at = models.GeneratedField(expression=_live_deadline(), output_field=models.DateTimeField(), db_persist=True)
 
     class Meta:
         indexes = [
@@ -115,6 +131,11 @@ class Application(models.Model):
 
     def __str__(self):
         return f"Application {self.pk} ({self.state})"
+
+    def save(self, *args, **kwargs):
+        if self.provider_id is None and self.course_id is not None:
+            self.provider_id = Course.objects.values_list("provider_id", flat=True).get(pk=self.course_id)
+        super().save(*args, **kwargs)
 
 
 class ApplicationEvent(models.Model):

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, DateTimeField, F, QuerySet, When
+from django.db.models import F, QuerySet
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -115,18 +115,6 @@ def _refusal(application: Application, action: Action) -> str:
     return f"“{action.label}” is only for users of {application.course.provider} and support."
 
 
-def _with_deadline(applications: QuerySet[Application]) -> QuerySet[Application]:
-    """Annotate ``deadline_at``: the live deadline (RBD while the provider decides, DBD while an offer is open)."""
-    return applications.annotate(
-        deadline_at=Case(
-            When(state__in=AWAITING_DECISION_STATES, then=F("reject_by_default_at")),
-            When(state=S.OFFER, then=F("decline_by_default_at")),
-            default=None,
-            output_field=DateTimeField(),
-        )
-    )
-
-
 def _ordered(applications: QuerySet[Application], sort: str) -> QuerySet[Application]:
     if sort == "newest":
         return applications.order_by("-pk")
@@ -166,7 +154,7 @@ def application_list(request):
     if form.is_valid():
         filters = form.cleaned_data
         applications = select_applications(user=request.user, state=filters["state"], query=filters["q"])
-        applications = _ordered(_with_deadline(applications), filters["sort"] or "deadline")
+        applications = _ordered(applications, filters["sort"] or "deadline")
         applications = applications.prefetch_related("cycle__non_working_periods")
         page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
         countdown = Countdowns(now=timezone.now())
@@ -196,7 +184,7 @@ def _detail_items(detail: dict) -> list[tuple[str, str]]:
 @login_required
 @require_safe
 def application_detail(request, pk: int):
-    visible = _with_deadline(applications_visible_to(request.user)).prefetch_related("cycle__non_working_periods")
+    visible = applications_visible_to(request.user).prefetch_related("cycle__non_working_periods")
     application = get_object_or_404(visible, pk=pk)
     timeline = [
         {
