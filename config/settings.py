@@ -101,8 +101,11 @@ RQ_QUEUES = {
     "sweeps": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
     # Process jobs (batches of ids) fanned out by the sweeps.
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
-    # Email delivery from the outbox.
+    # Email delivery from the outbox: decisions and deadlines first, then reminders and
+    # reports (workers listen in this order, so an hourly chaser fan-out never delays a
+    # reject-by-default email).
     "email": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
+    "email_bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
 }
 # We enqueue on commit ourselves (apps.core.enqueue): django-rq's commit mode covers
 # enqueue() only and turns a Redis outage into a 500 after the commit.
@@ -125,8 +128,15 @@ APPLY_CANDIDATE_EMAIL_DELAY_SECONDS = env.int_("APPLY_CANDIDATE_EMAIL_DELAY_SECO
 APPLY_CLAIM_TTL_SECONDS = env.int_("APPLY_CLAIM_TTL_SECONDS", 180)
 # How long a delivery job holds an email it is sending; a sender killed mid-send frees it then.
 OUTBOX_LEASE_SECONDS = env.int_("OUTBOX_LEASE_SECONDS", 60)
-# Ids per process job, and the most ids one sweep selects.
-APPLY_BATCH_SIZE = env.int_("APPLY_BATCH_SIZE", 200)
+# Emails per delivery job (one SMTP connection each), and how many sent emails are marked
+# sent in one statement: the most a crash between sending and marking can send twice.
+OUTBOX_BATCH_SIZE = env.int_("OUTBOX_BATCH_SIZE", 200)
+OUTBOX_MARK_SENT_EVERY = env.int_("OUTBOX_MARK_SENT_EVERY", 20)
+# The outbox sweep requeues a pending email only this long after it became available (or
+# after its last failed attempt's backoff): its own delivery job normally sends it first.
+OUTBOX_REQUEUE_AFTER_SECONDS = env.int_("OUTBOX_REQUEUE_AFTER_SECONDS", 120)
+# Ids per process job, and per page of a sweep (a sweep pages on for up to 15 s).
+APPLY_BATCH_SIZE = env.int_("APPLY_BATCH_SIZE", 500)
 APPLY_SWEEP_LIMIT = env.int_("APPLY_SWEEP_LIMIT", 20000)
 
 # --- Email -------------------------------------------------------------------------

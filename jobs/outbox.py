@@ -3,9 +3,12 @@
 import logging
 from dataclasses import asdict
 
-from apps.outbox.selectors import outbox_email_ids_due
-from apps.outbox.services import DELIVERY_BATCH_SIZE
+import django_rq
+from django.conf import settings
+
+from apps.outbox.models import OutboxQueue
 from apps.outbox.services import outbox_emails_deliver as deliver
+from apps.outbox.services import outbox_emails_requeue
 from jobs.arguments import id_list
 from jobs.batching import enqueue_batches, sweep_lease
 
@@ -17,19 +20,25 @@ def outbox_emails_deliver_due() -> dict:
     with sweep_lease("outbox_emails_deliver_due") as held:
         if not held:
             return {"skipped": True}
-        ids = outbox_email_ids_due(limit=5000)
-        jobs = enqueue_batches(
-            queue="email",
-            func="jobs.outbox.outbox_emails_deliver",
-            ids=ids,
-            batch_size=DELIVERY_BATCH_SIZE,
-            job_prefix="email-batch",
-        )
-        return {"due": len(ids), "batches": len(jobs)}
+        busy = {queue for queue in OutboxQueue.values if django_rq.get_queue(queue).count}
+        groups = outbox_emails_requeue(limit=5000, queues_busy=busy)
+        batches = 0
+        for queue, ids in groups.items():
+            batches += len(
+                enqueue_batches(
+                    queue=queue,
+                    func="jobs.outbox.outbox_emails_deliver",
+                    ids=ids,
+                    batch_size=settings.OUTBOX_BATCH_SIZE,
+                    job_prefix="email-batch",
+                )
+            )
+        requeued = sum(len(ids) for ids in groups.values())
+        return {"requeued": requeued, "batches": batches, "queues_busy": sorted(busy)}
 
 
 def outbox_emails_deliver(email_ids) -> dict:
-    """Send the given outbox emails (each claimed with a lease; sent ones are skipped)."""
+    """Send the given outbox emails (claimed in one statement; sent or leased ones are skipped)."""
     result = deliver(email_ids=id_list(email_ids, name="email_ids"))
     logger.info("outbox_emails_deliver: %s", asdict(result))
     return asdict(result)

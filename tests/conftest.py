@@ -71,6 +71,11 @@ def smtp_server():
             super().__init__()
             self.messages = []
             self.first_received_at = {}  # Message-ID -> epoch seconds when first accepted
+            self.sessions = set()  # one per SMTP connection that delivered a message
+
+        def prepare_message(self, session, envelope):
+            self.sessions.add(id(session))
+            return super().prepare_message(session, envelope)
 
         def handle_message(self, message):
             self.messages.append(message)

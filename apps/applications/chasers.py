@@ -33,6 +33,7 @@ from apps.applications.models import (
     RecruitmentCycle,
 )
 from apps.applications.working_days import end_of_london_day, london_date, working_days_left
+from apps.outbox.models import OutboxQueue
 from apps.outbox.services import Email, outbox_emails_add
 
 
@@ -141,6 +142,7 @@ def _chase_set(rule: ChaserRule, application_ids: list[int], actor: Actor, now: 
                     key=f"chaser:{rule.kind}:{application.pk}",
                     to=[recipient],
                     template=rule.template,
+                    queue=OutboxQueue.BULK,  # reminders wait behind decision emails
                     context={
                         "application": application,
                         "candidate": application.candidate,

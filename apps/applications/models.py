@@ -114,14 +114,15 @@ class Application(models.Model):
 
     class Meta:
         indexes = [
-            # The RBD sweep reads only due rows: cost follows what is due, not the table.
+            # The RBD and DBD sweeps read only due rows, in keyset pages of (deadline, id):
+            # cost follows what is due, not the table, and equal deadlines page by id.
             models.Index(
-                fields=["reject_by_default_at"],
+                fields=["reject_by_default_at", "id"],
                 condition=Q(state__in=["awaiting_provider_decision", "interviewing"]),
                 name="application_rbd_due",
             ),
             models.Index(
-                fields=["decline_by_default_at"], condition=Q(state="offer"), name="application_dbd_due"
+                fields=["decline_by_default_at", "id"], condition=Q(state="offer"), name="application_dbd_due"
             ),
             models.Index(fields=["course", "state"], name="application_course_state"),
             models.Index(fields=["state", "reject_by_default_at"], name="application_state_rbd"),

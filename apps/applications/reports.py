@@ -15,7 +15,7 @@ from apps.applications.invariants import failed_job_counts, invariant_findings_r
 from apps.applications.models import ApplicationEvent, ApplicationState, InvariantFinding
 from apps.applications.selectors import application_counts_by_state, overdue_deadlines
 from apps.applications.working_days import london_date
-from apps.outbox.models import OutboxEmail
+from apps.outbox.models import OutboxEmail, OutboxQueue
 from apps.outbox.services import Email, outbox_emails_add
 
 #: Timed transitions, and the deadline each one follows.
@@ -91,6 +91,7 @@ def daily_report_send(*, now: datetime) -> bool:
     report = daily_report_build(now=now)
     with transaction.atomic():
         outbox_emails_add(
-            emails=[Email(key=key, to=[settings.SUPPORT_EMAIL], template="daily_report", context={"report": report})]
+            emails=[Email(key=key, to=[settings.SUPPORT_EMAIL], template="daily_report", context={"report": report},
+                          queue=OutboxQueue.BULK)]
         )
     return True

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
@@ -23,22 +24,31 @@ LIVE_DEADLINES = {
 }
 
 
-def application_ids_due_for_rejection(*, limit: int) -> list[int]:
-    """Ids past their reject-by-default deadline (database clock), oldest first; uses a partial index."""
-    return list(
-        Application.objects.filter(state__in=AWAITING_DECISION_STATES, reject_by_default_at__lte=Now())
-        .order_by("reject_by_default_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+class Due(NamedTuple):
+    """An application whose deadline has passed, and that deadline (a sweep's keyset cursor)."""
+
+    pk: int
+    deadline: datetime
 
 
-def application_ids_due_for_decline(*, limit: int) -> list[int]:
-    """Offers past their decline-by-default deadline (database clock), oldest first; uses a partial index."""
-    return list(
-        Application.objects.filter(state=ApplicationState.OFFER, decline_by_default_at__lte=Now())
-        .order_by("decline_by_default_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+def _due(*, states, field: str, limit: int, after: Due | None) -> list[Due]:
+    """Due rows (database clock), oldest deadline first, after ``after``: a range of a partial index."""
+    qs = Application.objects.filter(state__in=states, **{f"{field}__lte": Now()})
+    if after is not None:
+        qs = qs.filter(**{f"{field}__gte": after.deadline}).filter(
+            Q(**{f"{field}__gt": after.deadline}) | Q(pk__gt=after.pk)
+        )
+    return [Due(pk, deadline) for pk, deadline in qs.order_by(field, "pk").values_list("pk", field)[:limit]]
+
+
+def applications_due_for_rejection(*, limit: int, after: Due | None = None) -> list[Due]:
+    """Applications past their reject-by-default deadline, oldest first, a page at a time."""
+    return _due(states=AWAITING_DECISION_STATES, field="reject_by_default_at", limit=limit, after=after)
+
+
+def applications_due_for_decline(*, limit: int, after: Due | None = None) -> list[Due]:
+    """Offers past their decline-by-default deadline, oldest first, a page at a time."""
+    return _due(states=(ApplicationState.OFFER,), field="decline_by_default_at", limit=limit, after=after)
 
 
 def application_ids_due_for_chaser(*, kind: str, now: datetime, limit: int, include_past: bool = False) -> list[int]:

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
+from django.db.models import BigIntegerField, CharField, F, Value
+from django.db.models.functions import Cast, Coalesce, Concat, JSONArray, JSONObject, Now, NullIf, Trim
 
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
@@ -20,7 +21,8 @@ from apps.applications.calendars import calendar_for_cycle
 from apps.applications.errors import ApplicationNotFound, DomainError, TransitionNotAllowed
 from apps.applications.models import AWAITING_DECISION_STATES, Application, ApplicationEvent, ApplicationState
 from apps.applications.working_days import decline_by_default_at, reject_by_default_at
-from apps.outbox.services import Email, outbox_emails_add
+from apps.core.sql import insert_from_select
+from apps.outbox.services import Email, outbox_emails_add, outbox_emails_insert
 
 logger = logging.getLogger(__name__)
 S = ApplicationState
@@ -273,8 +275,18 @@ def _candidate_delay() -> timedelta | None:
     return timedelta(seconds=seconds) if seconds > 0 else None
 
 
-def _recipient(application: Application, recipient: str) -> str:
-    return application.course.provider.email if recipient == "provider" else application.candidate.email
+def _email_snapshot() -> JSONObject:
+    """The timed-rule emails' context, taken by the database in the insert: the same names
+    the templates use with model instances, as plain values (rendered at delivery)."""
+    full_name = NullIf(Trim(Concat("candidate__first_name", Value(" "), "candidate__last_name")), Value(""))
+    return JSONObject(
+        application=JSONObject(
+            pk="pk", reject_by_default_at="reject_by_default_at", decline_by_default_at="decline_by_default_at"
+        ),
+        candidate=JSONObject(username="candidate__username", get_full_name=Coalesce(full_name, Value(""))),
+        course=JSONObject(name="course__name", code="course__code"),
+        provider=JSONObject(name="provider__name"),
+    )
 
 
 def _timed_set(rule: _TimedRule, application_ids: list[int], actor: Actor) -> list[int]:
@@ -283,43 +295,50 @@ def _timed_set(rule: _TimedRule, application_ids: list[int], actor: Actor) -> li
     Due is decided by the database's clock (``Now()``) inside the locked read and re-checked by
     the update, whichever host runs the job. Rows locked by a concurrent job are skipped:
     that job handles them, or the next sweep does if it rolls back.
+
+    Set-based: a handful of statements per batch whatever its size. The timeline events
+    are copied from the locked rows (their state before the change) and the outbox emails
+    from the changed rows, each in one ``INSERT ... SELECT``; the emails are rendered at
+    delivery, outside this transaction.
     """
     due_filter = {"state__in": rule.from_states, f"{rule.deadline_field}__lte": Now()}
     with transaction.atomic():
-        due = list(
+        ids = list(
             Application.objects.select_for_update(skip_locked=True)
             .filter(pk__in=application_ids, **due_filter)
-            .values_list("pk", "state")
+            .values_list("pk", flat=True)
         )
-        if not due:
+        if not ids:
             return []
-        ids = [pk for pk, _ in due]
+        locked = Application.objects.filter(pk__in=ids)
+        insert_from_select(
+            ApplicationEvent,
+            {
+                "application_id": F("pk"),
+                "kind": Value(rule.kind),
+                "from_state": F("state"),
+                "to_state": Value(rule.to_state),
+                "actor_user_id": Value(actor.user.pk if actor.user else None, output_field=BigIntegerField()),
+                "actor_job_name": Value(actor.job_name),
+                "actor_job_id": Value(actor.job_id),
+                "detail": JSONObject(),
+            },
+            locked,
+        )
         changed = Application.objects.filter(pk__in=ids, **due_filter).update(
             state=rule.to_state, decided_at=Now(), updated_at=Now(), **{rule.flag_field: True}
         )
         if changed != len(ids):
             raise RuntimeError(f"compare-and-set changed {changed} of {len(ids)} locked rows")
-        ApplicationEvent.objects.bulk_create(
-            [
-                ApplicationEvent(
-                    application_id=pk, kind=rule.kind, from_state=state, to_state=rule.to_state, **actor.event_fields()
-                )
-                for pk, state in due
-            ]
-        )
-        outbox_emails_add(
-            emails=[
-                Email(
-                    key=f"{prefix}:{application.pk}",
-                    to=[_recipient(application, recipient)],
-                    template=template,
-                    context=_email_context(application),
-                    delay=_candidate_delay() if recipient in rule.delayed else None,
-                )
-                for application in Application.objects.filter(pk__in=ids).select_related("candidate", "course__provider")
-                for prefix, recipient, template in rule.emails
-            ]
-        )
+        for prefix, recipient, template in rule.emails:
+            outbox_emails_insert(
+                source=locked,
+                key=Concat(Value(f"{prefix}:"), Cast("pk", CharField())),
+                to=JSONArray("provider__email" if recipient == "provider" else "candidate__email"),
+                context=_email_snapshot(),
+                template=template,
+                delay=_candidate_delay() if recipient in rule.delayed else None,
+            )
         return ids
 
 

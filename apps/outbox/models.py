@@ -9,6 +9,13 @@ class OutboxStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class OutboxQueue(models.TextChoices):
+    """The RQ queue that delivers an email: workers take ``email`` before ``email_bulk``."""
+
+    URGENT = "email", "Urgent (decisions and deadlines)"
+    BULK = "email_bulk", "Bulk (reminders and reports)"
+
+
 class OutboxEmail(models.Model):
     """One email, written in the same transaction as the change that causes it.
 
@@ -16,6 +23,10 @@ class OutboxEmail(models.Model):
     so a retried or concurrent writer cannot queue the same email twice; it is also sent
     as the Message-ID. Delivery claims the row with a lease (``lease_token`` until
     ``lease_until``), sends, then marks it sent only if it still holds the lease.
+
+    An email is either rendered when written (``subject``/``body_*`` filled) or, for the
+    set-based writers of a spike, stored as ``template`` plus a ``context`` snapshot of
+    plain values taken in the same statement, and rendered at delivery.
     """
 
     key = models.CharField(max_length=200, unique=True)
@@ -23,6 +34,10 @@ class OutboxEmail(models.Model):
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # Rendered at delivery from these when set (see the class docstring).
+    template = models.CharField(max_length=100, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=16, choices=OutboxQueue.choices, default=OutboxQueue.URGENT)
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     lease_token = models.CharField(max_length=64, blank=True)
@@ -32,10 +47,15 @@ class OutboxEmail(models.Model):
     available_at = models.DateTimeField(db_default=Now())
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # When the safety-net sweep may (re)queue this email's delivery: a while after it became
+    # available (its on-commit delivery job normally sends it before that), or after a
+    # failed attempt's backoff. Each sweep pushes it on, so no email is queued twice.
+    sweep_after = models.DateTimeField(db_default=Now())
 
     class Meta:
         indexes = [
-            models.Index(fields=["available_at"], condition=Q(status="pending"), name="outbox_pending_available"),
+            # The sweep reads only pending rows it may requeue: cost follows that, not the table.
+            models.Index(fields=["sweep_after"], condition=Q(status="pending"), name="outbox_pending_sweep"),
         ]
 
     def __str__(self):

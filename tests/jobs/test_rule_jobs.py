@@ -57,6 +57,17 @@ def test_decline_sweep_enqueues_batches_once_and_skips_while_another_run_holds_t
     lease.release()
 
 
+def test_one_sweep_pages_through_a_spike_bigger_than_a_page(settings):
+    settings.APPLY_SWEEP_LIMIT = 2
+    settings.APPLY_BATCH_SIZE = 2
+    # Equal deadlines (a cycle's cap falls at one instant): the keyset pages by id within them.
+    deadline = timezone.now() - timedelta(minutes=1)
+    due = [make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=deadline) for _ in range(5)]
+
+    assert applications.applications_reject_due() == {"due": 5, "enqueued": 5, "batches": 3}
+    assert sorted(pk for job in _queued("default") for pk in job.args[0]) == sorted(a.pk for a in due)
+
+
 def test_chaser_sweep_fans_out_to_the_process_job_of_its_kind():
     make_application(state=S.INTERVIEWING, reject_by_default_at=timezone.now() + timedelta(hours=2))
     make_application(state=S.OFFER, decline_by_default_at=timezone.now() + timedelta(hours=2))

@@ -9,8 +9,9 @@ from django.utils import timezone
 from apps.applications import services
 from apps.applications.actors import Actor
 from apps.applications.models import Application, ApplicationEvent, ApplicationState, NonWorkingPeriod
-from apps.applications.selectors import application_ids_due_for_decline
+from apps.applications.selectors import applications_due_for_decline
 from apps.applications.working_days import LONDON
+from apps.outbox.services import outbox_email_render
 from apps.outbox.models import OutboxEmail
 from tests.factories import make_application, make_cycle
 
@@ -62,8 +63,10 @@ def test_due_selector_uses_the_database_clock_and_only_open_offers():
     make_application(state=S.ACCEPTED, decline_by_default_at=now - timedelta(days=1))
     # The host's clock is not consulted: travelling far ahead changes nothing.
     with time_machine.travel(now + timedelta(days=365), tick=False):
-        assert application_ids_due_for_decline(limit=10) == [older.pk, due.pk]
-    assert application_ids_due_for_decline(limit=1) == [older.pk]
+        assert [d.pk for d in applications_due_for_decline(limit=10)] == [older.pk, due.pk]
+    first = applications_due_for_decline(limit=1)
+    assert [d.pk for d in first] == [older.pk]
+    assert [d.pk for d in applications_due_for_decline(limit=10, after=first[-1])] == [due.pk]
 
 
 def test_decline_by_default_changes_only_due_offers_records_events_and_emails_both_sides():
@@ -86,8 +89,13 @@ def test_decline_by_default_changes_only_due_offers_records_events_and_emails_bo
     assert set(emails) == {f"dbd:provider:{due.pk}", f"dbd:candidate:{due.pk}"}
     assert emails[f"dbd:provider:{due.pk}"].to == [due.course.provider.email]
     assert emails[f"dbd:candidate:{due.pk}"].to == [due.candidate.email]
-    assert "declined automatically" in emails[f"dbd:candidate:{due.pk}"].body_text
-    assert "declined automatically" in emails[f"dbd:provider:{due.pk}"].body_html
+    # Rendered at delivery from the snapshot taken with the change (deadline in London time).
+    _, candidate_text, _ = outbox_email_render(emails[f"dbd:candidate:{due.pk}"])
+    provider_subject, _, provider_html = outbox_email_render(emails[f"dbd:provider:{due.pk}"])
+    assert "declined automatically" in candidate_text
+    assert timezone.localtime(due.decline_by_default_at).strftime("%H:%M on %A") in candidate_text
+    assert due.course.name in provider_subject and "\n" not in provider_subject
+    assert "declined automatically" in provider_html
 
 
 def test_decline_by_default_twice_changes_nothing_the_second_time():
@@ -112,14 +120,14 @@ def test_one_bad_record_is_counted_and_the_rest_of_the_batch_goes_on(monkeypatch
     now = timezone.now()
     good = _offer(decline_by_default_at=now - timedelta(minutes=1))
     bad = _offer(decline_by_default_at=now - timedelta(minutes=1))
-    real_email_context = services._email_context
+    real_insert = services.outbox_emails_insert
 
-    def email_context(application):
-        if application.pk == bad.pk:
+    def insert(*, source, **columns):
+        if source.filter(pk=bad.pk).exists():
             raise ValueError("broken record")
-        return real_email_context(application)
+        return real_insert(source=source, **columns)
 
-    monkeypatch.setattr(services, "_email_context", email_context)
+    monkeypatch.setattr(services, "outbox_emails_insert", insert)
     result = services.applications_decline_by_default(application_ids=[good.pk, bad.pk], actor=JOB)
 
     assert (result.changed, result.failed) == (1, 1)

@@ -57,7 +57,7 @@ def test_daily_report_counts_states_measures_sweep_lateness_and_failed_jobs(sett
     assert 25 <= rbd.max_late_seconds <= 90
     assert 115 <= rbd.lag_seconds <= 180
     assert (dbd.processed_last_day, dbd.overdue_now, dbd.lag_seconds) == (0, 0, 0)
-    assert report.failed_jobs == {"sweeps": 0, "default": 1, "email": 0}
+    assert report.failed_jobs == {"sweeps": 0, "default": 1, "email": 0, "email_bulk": 0}
 
     assert daily_report_send(now=timezone.now()) is True
     email = OutboxEmail.objects.get(key__startswith="report:daily:")
@@ -147,7 +147,7 @@ def test_broken_invariants_are_counted_stored_and_logged_as_errors(caplog):
     assert findings["timed_state_without_deadline"].detail == {"sample_ids": [no_deadline.pk]}
     assert findings["overdue_close_cycle"].detail["sample_ids"] == [left_open.pk]
     assert findings["outbox_stuck"].detail["sample_keys"] == ["stuck:1"]
-    assert findings["failed_jobs"].detail == {"per_queue": {"sweeps": 0, "default": 0, "email": 1}}
+    assert findings["failed_jobs"].detail == {"per_queue": {"sweeps": 0, "default": 0, "email": 1, "email_bulk": 0}}
     errors = [r.getMessage() for r in caplog.records if r.name == "apps.applications.invariants"]
     assert {r.levelno for r in caplog.records if r.name == "apps.applications.invariants"} == {logging.ERROR}
     assert len(errors) == 7

@@ -8,9 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry
 
-from apps.outbox.models import OutboxEmail, OutboxStatus
-from apps.outbox.selectors import outbox_email_ids_due
-from apps.outbox.services import MAX_ATTEMPTS, Email, outbox_emails_add, outbox_emails_deliver
+from apps.outbox.models import OutboxEmail, OutboxQueue, OutboxStatus
+from apps.outbox.services import (
+    MAX_ATTEMPTS,
+    Email,
+    outbox_emails_add,
+    outbox_emails_deliver,
+    outbox_emails_requeue,
+)
 from tests.conftest import free_port
 from tests.factories import make_application
 
@@ -23,6 +28,11 @@ def smtp(settings, smtp_server):
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = smtp_server.port
     return smtp_server
+
+
+def make_sweepable(email):
+    """As if the requeue interval had passed (the sweep compares with the database's clock)."""
+    OutboxEmail.objects.filter(pk=email.pk).update(sweep_after=timezone.now() - timedelta(seconds=1))
 
 
 def add(key="rbd:candidate:1", delay=None):
@@ -63,10 +73,11 @@ def test_an_email_leased_by_another_sender_is_left_to_it(smtp):
     OutboxEmail.objects.filter(pk=email.pk).update(lease_token="other", lease_until=timezone.now() + timedelta(seconds=30))
     assert outbox_emails_deliver(email_ids=[email.pk]).skipped == 1
     assert smtp.messages == []
-    assert outbox_email_ids_due(limit=10) == []
-    # The other sender died: its lease expires and the email is due again.
+    make_sweepable(email)
+    assert outbox_emails_requeue(limit=10) == {}  # leased: the sweep leaves it to its sender
+    # The other sender died: its lease expires and the sweep takes the email again.
     OutboxEmail.objects.filter(pk=email.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert outbox_email_ids_due(limit=10) == [email.pk]
+    assert outbox_emails_requeue(limit=10) == {"email": [email.pk]}
     assert outbox_emails_deliver(email_ids=[email.pk]).sent == 1
 
 
@@ -81,7 +92,8 @@ def test_an_smtp_failure_backs_off_and_gives_up_after_the_last_attempt(settings,
     assert (result.failed, email.status, email.attempts) == (1, OutboxStatus.PENDING, 1)
     assert "ConnectionRefusedError" in email.last_error
     assert email.lease_until > timezone.now() + timedelta(seconds=30)  # backing off
-    assert outbox_email_ids_due(limit=10) == []
+    assert email.sweep_after == email.lease_until  # the sweep retries it after the backoff
+    assert outbox_emails_requeue(limit=10) == {}
 
     OutboxEmail.objects.filter(pk=email.pk).update(attempts=MAX_ATTEMPTS - 1, lease_until=None)
     outbox_emails_deliver(email_ids=[email.pk])
@@ -102,13 +114,15 @@ def test_a_delayed_email_waits_and_its_delivery_job_is_scheduled(smtp):
     with transaction.atomic():
         email = add(delay=timedelta(minutes=1))
     assert email.available_at > timezone.now() + timedelta(seconds=50)
-    assert outbox_email_ids_due(limit=10) == []
+    assert email.sweep_after > email.available_at
+    assert outbox_emails_requeue(limit=10) == {}
     assert outbox_emails_deliver(email_ids=[email.pk]).skipped == 1
     assert smtp.messages == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_delayed_and_staggered_delivery_jobs_reach_redis_on_commit():
+def test_delayed_and_staggered_delivery_jobs_reach_redis_on_commit(settings):
+    settings.OUTBOX_BATCH_SIZE = 50
     with transaction.atomic():
         add("late:1", delay=timedelta(minutes=1))
         application = make_application()
@@ -120,3 +134,53 @@ def test_delayed_and_staggered_delivery_jobs_reach_redis_on_commit():
     # 25 batches of 50: 20 now, 5 ten seconds later; plus the delayed one.
     assert queue.count == 20
     assert ScheduledJobRegistry(queue=queue).count == 6
+
+
+def test_a_batch_is_claimed_at_once_and_sent_over_one_connection(smtp, settings):
+    settings.OUTBOX_MARK_SENT_EVERY = 3
+    emails = [add(f"batch:{n}") for n in range(7)]
+
+    result = outbox_emails_deliver(email_ids=[email.pk for email in emails])
+
+    assert (result.sent, result.skipped, result.failed) == (7, 0, 0)
+    assert len(smtp.sessions) == 1
+    assert sorted(m["Message-ID"] for m in smtp.messages) == sorted(e.message_id for e in emails)
+    assert set(OutboxEmail.objects.values_list("status", flat=True)) == {OutboxStatus.SENT}
+
+
+def test_a_failure_mid_batch_reopens_the_connection_for_the_rest(smtp):
+    first, bad, last = add("m:1"), add("m:2"), add("m:3")
+    OutboxEmail.objects.filter(pk=bad.pk).update(to=["not an address\n"])
+
+    result = outbox_emails_deliver(email_ids=[first.pk, bad.pk, last.pk])
+
+    assert (result.sent, result.failed) == (2, 1)
+    assert sorted(m["Message-ID"] for m in smtp.messages) == sorted([first.message_id, last.message_id])
+
+
+def test_the_sweep_requeues_only_lost_emails_by_queue_and_never_twice():
+    urgent = add("u:1")
+    application = make_application()
+    outbox_emails_add(emails=[Email(key="bulk:1", to=["b@example.com"], template="offer_made", queue=OutboxQueue.BULK,
+                                    context={"application": application, "candidate": application.candidate,
+                                             "course": application.course, "provider": application.course.provider})])
+    bulk = OutboxEmail.objects.get(key="bulk:1")
+    # Just written: its own delivery job was enqueued on commit, so the sweep leaves it.
+    assert outbox_emails_requeue(limit=10) == {}
+
+    make_sweepable(urgent)
+    make_sweepable(bulk)
+    # A queue with jobs waiting may hold the email's own job: that queue is left alone.
+    assert outbox_emails_requeue(limit=10, queues_busy={"email_bulk"}) == {"email": [urgent.pk]}
+    assert outbox_emails_requeue(limit=10) == {"email_bulk": [bulk.pk]}
+    # Taken once: the next sweeps leave them until the requeue interval passes again.
+    assert outbox_emails_requeue(limit=10) == {}
+    urgent.refresh_from_db()
+    assert urgent.sweep_after > timezone.now() + timedelta(seconds=60)
+
+
+def test_sent_emails_are_never_requeued(smtp):
+    email = add()
+    outbox_emails_deliver(email_ids=[email.pk])
+    make_sweepable(email)
+    assert outbox_emails_requeue(limit=10) == {}
