@@ -82,7 +82,7 @@ class Process:
 
 
 def worker_args(*queues: str) -> list[str]:
-    queues = queues or ("sweeps", "default", "email")
+    queues = queues or ("sweeps", "default", "email", "email_bulk")
     return [sys.executable, "manage.py", "rqworker", *queues, "--with-scheduler"]
 
 

@@ -1,18 +1,38 @@
 """Reads of applications: what is due for the timed rules, and what a user may see."""
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, Min, OuterRef, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Field,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import Now
+from django.db.models.lookups import GreaterThan, LessThan
 
 from apps.applications.chasers import chaser_rule
 from apps.applications.models import (
     AWAITING_DECISION_STATES,
     Application,
+    ApplicationEvent,
     ApplicationState,
     ChaserSent,
+    Course,
     RecruitmentCycle,
 )
 
@@ -134,6 +154,19 @@ def overdue_deadlines(*, grace: timedelta = timedelta(0)) -> list[Overdue]:
     return result
 
 
+def timed_transitions_last_minute() -> dict[str, int]:
+    """How many reject/decline-by-default transitions the jobs made in the last minute (database clock)."""
+    minute_ago = _older_than(timedelta(minutes=1))
+    rows = (
+        ApplicationEvent.objects.filter(kind__in=["reject_by_default", "decline_by_default"], created_at__gte=minute_ago)
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("kind", "n")
+    )
+    return {"reject_by_default": 0, "decline_by_default": 0, **dict(rows)}
+
+
 def unsubmitted_after_close(*, grace: timedelta) -> Overdue:
     """Unsubmitted applications in cycles whose apply deadline passed more than ``grace`` ago."""
     closed = RecruitmentCycle.objects.filter(apply_deadline__lte=_older_than(grace))
@@ -159,6 +192,32 @@ def application_counts_by_state() -> dict[str, int]:
     return {state: counts.get(state, 0) for state in ApplicationState.values}
 
 
+# --- Lists: what a user may see, filtered, ordered and paged by keyset ---------------------
+#
+# Every list query is one index range read with LIMIT (the indexes and why are in
+# Application.Meta): a page never counts or skips the rows before it.
+
+#: Sorts the list offers: "deadline" (live deadline soonest first, rows without one last) and "newest".
+SORTS = ("deadline", "newest")
+#: The count stops here: past it the page says "more than", and no query reads further.
+COUNT_LIMIT = 1000
+#: A search needs a run of this many letters or digits (the shortest a trigram index can look up).
+SEARCH_MIN_RUN = 3
+SEARCH_MIN_RUN_PATTERN = re.compile(r"[^\W_]{%d}" % SEARCH_MIN_RUN)
+#: A search finds at most this many candidates and courses; one that finds more is too broad to list.
+SEARCH_MAX_CANDIDATES = 1000
+SEARCH_MAX_COURSES = 100
+
+
+class SearchTooBroad(Exception):
+    """The search matches too many candidates or courses to list; the message says what to do."""
+
+
+def _provider_id(user) -> int | None:
+    provider_user = getattr(user, "provider_user", None)
+    return provider_user.provider_id if provider_user is not None else None
+
+
 def applications_visible_to(user) -> QuerySet[Application]:
     """Support users see everything, provider users their provider's, candidates their own."""
     qs = Application.objects.select_related("course__provider", "candidate", "cycle")
@@ -166,22 +225,205 @@ def applications_visible_to(user) -> QuerySet[Application]:
         return qs.none()
     if user.is_staff:
         return qs
-    provider_user = getattr(user, "provider_user", None)
-    if provider_user is not None:
-        # Providers see applications once submitted, never a candidate's draft.
-        return qs.filter(course__provider_id=provider_user.provider_id).exclude(state=ApplicationState.UNSUBMITTED)
+    provider_id = _provider_id(user)
+    if provider_id is not None:
+        # Providers see applications once submitted, never a candidate's draft. The
+        # application's own provider_id, so the filter is the leading column of an index.
+        return qs.filter(provider_id=provider_id).exclude(state=ApplicationState.UNSUBMITTED)
     return qs.filter(candidate=user)
 
 
-def application_list(*, user, state: str = "", query: str = "") -> QuerySet[Application]:
-    qs = applications_visible_to(user)
+@dataclass(frozen=True)
+class Cursor:
+    """A place in a list: just after (or with ``before``, just before) the row with this sort key.
+
+    In a URL it is an opaque token; ``decode`` accepts only what ``encode`` makes.
+    """
+
+    sort: str
+    pk: int
+    deadline: datetime | None = None
+    before: bool = False
+
+    @classmethod
+    def after_row(cls, sort: str, application: Application, *, before: bool = False) -> "Cursor":
+        deadline = application.deadline_at if sort == "deadline" else None
+        return cls(sort=sort, pk=application.pk, deadline=deadline, before=before)
+
+    def encode(self) -> str:
+        deadline = self.deadline.isoformat() if self.deadline is not None else ""
+        raw = "~".join((self.sort, "b" if self.before else "a", deadline, str(self.pk)))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "Cursor":
+        """The cursor in ``token``; ValueError if it is not one."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError("not a cursor") from exc
+        parts = raw.split("~")
+        if len(parts) != 4:
+            raise ValueError("not a cursor")
+        sort, direction, deadline, pk = parts
+        if sort not in SORTS or direction not in ("a", "b") or not pk.isascii() or not pk.isdigit():
+            raise ValueError("not a cursor")
+        if not 0 < int(pk) < 2**63 or (sort == "newest" and deadline):
+            raise ValueError("not a cursor")
+        moment = datetime.fromisoformat(deadline) if deadline else None  # ValueError if malformed
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("not a cursor")
+        return cls(sort=sort, pk=int(pk), deadline=moment, before=direction == "b")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A stretch of a sort order that one index range serves: rows matching ``where``, by ``keys``.
+
+    ``states``: the only states whose rows can be in the run (None: any), so a state filter
+    outside them skips the run without a query.
+    """
+
+    where: Q
+    keys: tuple[str, ...]
+    descending: bool = False
+    states: tuple[str, ...] | None = None
+
+    def holds(self, cursor: Cursor) -> bool:
+        return (cursor.deadline is not None) == ("deadline_at" in self.keys)
+
+    def key(self, cursor: Cursor) -> tuple:
+        return tuple(cursor.deadline if name == "deadline_at" else cursor.pk for name in self.keys)
+
+
+#: Each sort as runs. The deadline sort is two: rows with a live deadline by (deadline, id),
+#: then rows without one by id. Each run is then one range of an index, so a page starts
+#: at its cursor in the index (a row-value comparison) on PostgreSQL and SQLite alike, and
+#: no index needs NULLS LAST (SQLite's CREATE INDEX has none).
+_RUNS = {
+    "deadline": (
+        _Run(Q(deadline_at__isnull=False), ("deadline_at", "pk"), states=tuple(LIVE_DEADLINES)),
+        _Run(Q(deadline_at__isnull=True), ("pk",)),
+    ),
+    "newest": (_Run(Q(), ("pk",), descending=True),),
+}
+
+
+class _Row(Func):
+    """A row value, ``(a, b)``: compared with another, it is one range of an index on (a, b)."""
+
+    function = ""
+    output_field = Field()
+
+
+def _beyond(keys: tuple[str, ...], values: tuple, *, greater: bool):
+    if len(keys) == 1:
+        return Q(**{f"{keys[0]}__{'gt' if greater else 'lt'}": values[0]})
+    lookup = GreaterThan if greater else LessThan
+    return lookup(_Row(*(F(key) for key in keys)), _Row(*(Value(value) for value in values)))
+
+
+def _walk(applications: QuerySet[Application], *, sort: str, state: str, cursor: Cursor | None, limit: int):
+    """Up to ``limit`` rows from ``cursor`` on (towards the start if ``cursor.before``), in walking order.
+
+    One query per run it reaches (at most two); the cursor's own run starts at its key.
+    """
+    runs = list(enumerate(_RUNS[sort]))
     if state:
-        qs = qs.filter(state=state)
-    if query:
-        qs = qs.filter(
-            Q(candidate__username__icontains=query)
-            | Q(candidate__email__icontains=query)
-            | Q(course__name__icontains=query)
-            | Q(course__code__iexact=query)
+        runs = [(i, run) for i, run in runs if run.states is None or state in run.states]
+    at = next(i for i, run in enumerate(_RUNS[sort]) if run.holds(cursor)) if cursor is not None else 0
+    backward = cursor is not None and cursor.before
+    runs = [(i, run) for i, run in reversed(runs) if i <= at] if backward else [(i, run) for i, run in runs if i >= at]
+    rows: list[Application] = []
+    for i, run in runs:
+        ascending = backward == run.descending
+        qs = applications.filter(run.where)
+        if cursor is not None and i == at:
+            qs = qs.filter(_beyond(run.keys, run.key(cursor), greater=ascending))
+        qs = qs.order_by(*(key if ascending else f"-{key}" for key in run.keys))
+        rows += qs[: limit - len(rows)]
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _matching(applications: QuerySet[Application], *, user, query: str) -> QuerySet[Application]:
+    """Applications whose candidate's username or email contains ``query``, or whose course's name does or code is it.
+
+    Support and providers: the matching candidates and courses are found first (trigram
+    indexes on PostgreSQL), at most SEARCH_MAX_* of each, and the applications are then
+    read by candidate_id or course_id in the list's own order. A candidate's own list is a
+    handful of rows, filtered directly.
+    """
+    by_course = Q(name__icontains=query) | Q(code__iexact=query)
+    by_candidate = Q(username__icontains=query) | Q(email__icontains=query)
+    provider_id = _provider_id(user)
+    if not user.is_staff and provider_id is None:
+        users = get_user_model().objects.filter(by_candidate)
+        return applications.filter(Q(course__in=Course.objects.filter(by_course)) | Q(candidate__in=users))
+    courses = Course.objects.filter(by_course)
+    if provider_id is not None:
+        courses = courses.filter(provider_id=provider_id)
+    course_ids = list(courses.order_by().values_list("pk", flat=True)[: SEARCH_MAX_COURSES + 1])
+    if len(course_ids) > SEARCH_MAX_COURSES:
+        raise SearchTooBroad(
+            f"“{query}” matches more than {SEARCH_MAX_COURSES} courses. "
+            "Search for more of the course name, or for its code."
         )
-    return qs.order_by("reject_by_default_at", "-pk")
+    candidates = get_user_model().objects.filter(by_candidate).order_by()
+    candidate_ids = list(candidates.values_list("pk", flat=True)[: SEARCH_MAX_CANDIDATES + 1])
+    if len(candidate_ids) > SEARCH_MAX_CANDIDATES:
+        raise SearchTooBroad(
+            f"“{query}” matches more than {SEARCH_MAX_CANDIDATES:,} candidates. "
+            "Search for more of the name or email address."
+        )
+    return applications.filter(Q(candidate_id__in=candidate_ids) | Q(course_id__in=course_ids))
+
+
+@dataclass(frozen=True)
+class ApplicationPage:
+    """One page of a list: its rows, how many match (counted up to COUNT_LIMIT + 1), and where to go next."""
+
+    applications: list[Application]
+    count: int
+    next: Cursor | None
+    previous: Cursor | None
+
+    @property
+    def count_is_exact(self) -> bool:
+        return self.count <= COUNT_LIMIT
+
+
+def application_list(
+    *, user, state: str = "", query: str = "", sort: str = "deadline", cursor: Cursor | None = None, size: int = 25
+) -> ApplicationPage:
+    """A page of the applications ``user`` may see, filtered by ``state`` and ``query``, in ``sort`` order.
+
+    Keyset paging: the page starts just after ``cursor`` (or ends just before it) and the
+    next and previous cursors come from its first and last rows. Raises SearchTooBroad.
+    """
+    if sort not in SORTS or (cursor is not None and cursor.sort != sort):
+        raise ValueError(f"unknown sort {sort!r} or a cursor of another sort")
+    applications = applications_visible_to(user)
+    if state:
+        applications = applications.filter(state=state)
+    if query:
+        applications = _matching(applications, user=user, query=query)
+    count = applications.order_by().values("pk")[: COUNT_LIMIT + 1].count()
+    rows = _walk(applications, sort=sort, state=state, cursor=cursor, limit=size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    if cursor is not None and cursor.before:
+        if not more and len(rows) < size:
+            # Rows came or went since the link was made and the first page is short: show the real first page.
+            return application_list(user=user, state=state, query=query, sort=sort, size=size)
+        rows.reverse()
+        has_previous, has_next = more, True
+    else:
+        has_previous, has_next = cursor is not None, more
+    return ApplicationPage(
+        applications=rows,
+        count=count,
+        next=Cursor.after_row(sort, rows[-1]) if has_next and rows else None,
+        previous=Cursor.after_row(sort, rows[0], before=True) if has_previous and rows else None,
+    )

@@ -56,6 +56,8 @@ class OutboxEmail(models.Model):
         indexes = [
             # The sweep reads only pending rows it may requeue: cost follows that, not the table.
             models.Index(fields=["sweep_after"], condition=Q(status="pending"), name="outbox_pending_sweep"),
+            # Support's drain rate: emails sent in the last minute.
+            models.Index(fields=["sent_at"], condition=Q(status="sent"), name="outbox_sent_at"),
         ]
 
     def __str__(self):

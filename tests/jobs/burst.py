@@ -7,7 +7,7 @@ from rq.job import Job
 
 from tests.processes import wait_until
 
-QUEUES = ("sweeps", "default", "email")
+QUEUES = ("sweeps", "default", "email", "email_bulk")
 
 
 def burst_worker_args() -> list[str]:
