@@ -290,11 +290,20 @@ def outbox_emails_deliver(*, email_ids: list[int]) -> DeliveryResult:
     marks = _SentMarks(token)
     connection = get_connection()
     try:
-        for email in claimed:
+        for position, email in enumerate(claimed):
             try:
                 # Opened once and kept for the batch (open() is a no-op while it is open;
                 # send() alone would open and close a connection per email).
                 connection.open()
+            except Exception as exc:
+                # The server cannot be reached: the rest of the batch backs off together
+                # instead of trying a connection per email.
+                logger.exception("SMTP server unreachable; %s emails back off", len(claimed) - position)
+                for waiting in claimed[position:]:
+                    _record_failure(waiting, token, exc)
+                result.failed += len(claimed) - position
+                break
+            try:
                 _message(email, connection).send()
             except Exception as exc:
                 result.failed += 1

@@ -184,3 +184,17 @@ def test_sent_emails_are_never_requeued(smtp):
     outbox_emails_deliver(email_ids=[email.pk])
     make_sweepable(email)
     assert outbox_emails_requeue(limit=10) == {}
+
+
+def test_an_unreachable_smtp_server_backs_off_the_whole_batch_at_once(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+    emails = [add(f"down:{n}") for n in range(3)]
+
+    result = outbox_emails_deliver(email_ids=[email.pk for email in emails])
+
+    assert (result.sent, result.failed) == (0, 3)
+    for email in OutboxEmail.objects.all():
+        assert (email.status, email.attempts) == (OutboxStatus.PENDING, 1)
+        assert "ConnectionRefusedError" in email.last_error
+        assert email.sweep_after > timezone.now() + timedelta(seconds=20)
