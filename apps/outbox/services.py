@@ -59,7 +59,9 @@ class DeliveryResult:
 
 
 def _db_now_plus(delta: timedelta):
-    return ExpressionWrapper(Now() + delta, output_field=DateTimeField())
+    # Plain Now() when there is nothing to add: on SQLite, Now() + 0 is formatted with more
+    # digits than Now(), and as text it would compare later than Now() in the same millisecond.
+    return ExpressionWrapper(Now() + delta, output_field=DateTimeField()) if delta else Now()
 
 
 def _requeue_after() -> timedelta:
