@@ -23,4 +23,4 @@ def test_a_job_queued_under_the_old_path_runs_on_a_real_worker(processes, redis_
     assert failed_jobs(redis_db) == {}
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED
-    assert job.return_value() == {"due": 0, "batches": 0}
+    assert job.return_value() == {"requeued": 0, "batches": 0, "queues_busy": []}
