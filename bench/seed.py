@@ -138,7 +138,7 @@ def _chunks(first: int, last: int):
         yield lo, min(last, lo + CHUNK - 1)
 
 
-def _execute(sql: str, params=None) -> int:
+def execute(sql: str, params=None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -151,8 +151,8 @@ _FILLERS = {
 }
 
 
-def _insert(table: str, columns: dict[str, str], tail: str, params=None) -> int:
-    """``INSERT INTO table (cols) SELECT exprs <tail>`` for the columns the table has.
+def insert(table: str, columns: dict[str, str], tail: str, params=None, *, prefix: str = "") -> int:
+    """``<prefix> INSERT INTO table (cols) SELECT exprs <tail>`` for the columns the table has.
 
     Other developers change the schema while the benchmarks are written: a column given
     here that the table no longer has is left out, and a NOT NULL column without a default
@@ -173,10 +173,10 @@ def _insert(table: str, columns: dict[str, str], tail: str, params=None) -> int:
             raise RuntimeError(f"bench seed: {table}.{name} ({data_type}) is required and has no filler")
         values[name] = _FILLERS[data_type]
     names = ", ".join(f'"{name}"' for name in values)
-    return _execute(f"INSERT INTO {table} ({names}) SELECT {', '.join(values.values())} {tail}", params)
+    return execute(f"{prefix} INSERT INTO {table} ({names}) SELECT {', '.join(values.values())} {tail}", params)
 
 
-def _scalar(sql: str, params=None):
+def scalar(sql: str, params=None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -185,8 +185,8 @@ def _scalar(sql: str, params=None):
 
 def _reset_schema() -> None:
     """An empty schema, migrated by the code as it is now (others change migrations meanwhile)."""
-    _execute("DROP SCHEMA public CASCADE")
-    _execute("CREATE SCHEMA public")
+    execute("DROP SCHEMA public CASCADE")
+    execute("CREATE SCHEMA public")
     call_command("migrate", "--noinput", verbosity=0)
 
 
@@ -199,43 +199,43 @@ def _user_columns(password: str) -> dict[str, str]:
 
 def _seed_reference() -> dict:
     """Providers, courses, the open cycle, the users to log in as. Returns ids the bulk phases need."""
-    _insert(T["provider"], {
+    insert(T["provider"], {
         "code": "'P' || lpad(g::text, 4, '0')",
         "name": "'Provider ' || g || ' Teaching School'",
         "email": "'provider' || g || '@example.test'",
     }, "FROM generate_series(1, %s) g", [PROVIDERS])
     subjects = "ARRAY[" + ", ".join(f"'{s}'" for s in SUBJECTS) + "]"
-    _insert(T["course"], {
+    insert(T["course"], {
         "provider_id": "p.id",
         "code": "'C' || lpad(k::text, 3, '0') || p.id",
         "name": f"({subjects})[1 + ((p.id * 7 + k) %% {len(SUBJECTS)})] || ' with QTS'",
     }, f"FROM {T['provider']} p CROSS JOIN generate_series(1, %s) k ORDER BY p.id, k", [COURSES_PER_PROVIDER])
     # One open cycle: apply deadline and cap well after every seeded deadline.
-    _insert(T["cycle"], {
+    insert(T["cycle"], {
         "year": "extract(year FROM now() + interval '200 days')::int",
         "apply_deadline": "now() + interval '200 days'",
         "reject_by_default_date": "now() + interval '230 days'",
     }, "")
-    cycle_id = _scalar(f"SELECT max(id) FROM {T['cycle']}")
-    _insert(T["period"], {
+    cycle_id = scalar(f"SELECT max(id) FROM {T['cycle']}")
+    insert(T["period"], {
         "cycle_id": "%s", "name": "'Christmas'",
         "starts_on": "make_date(extract(year FROM now())::int, 12, 21)",
         "ends_on": "make_date(extract(year FROM now())::int + 1, 1, 1)",
     }, "", [cycle_id])
     for username, role in LOGIN_USERS.items():
-        _insert(T["user"], {
+        insert(T["user"], {
             **_user_columns("%(password)s"), "username": "%(username)s", "email": "%(email)s",
             "is_staff": "%(is_staff)s",
         }, "", {"password": make_password(LOGIN_PASSWORD), "username": username,
                 "email": f"{username}@example.test", "is_staff": role == "support"})
         if role == "provider":
-            user_id = _scalar(f"SELECT id FROM {T['user']} WHERE username = %s", [username])
-            _insert(T["provider_user"], {"user_id": "%s", "provider_id": "min(id)"}, f"FROM {T['provider']}",
+            user_id = scalar(f"SELECT id FROM {T['user']} WHERE username = %s", [username])
+            insert(T["provider_user"], {"user_id": "%s", "provider_id": "min(id)"}, f"FROM {T['provider']}",
                     [user_id])
     return {
         "cycle_id": cycle_id,
-        "first_course": _scalar(f"SELECT min(id) FROM {T['course']}"),
-        "courses": _scalar(f"SELECT count(*) FROM {T['course']}"),
+        "first_course": scalar(f"SELECT min(id) FROM {T['course']}"),
+        "courses": scalar(f"SELECT count(*) FROM {T['course']}"),
     }
 
 
@@ -244,14 +244,14 @@ def _seed_candidates(count: int) -> int:
     password = make_password("candidate-password")
     progress = Progress("candidates", count)
     for lo, hi in _chunks(1, count):
-        _insert(T["user"], {
+        insert(T["user"], {
             **_user_columns("%(password)s"),
             "username": "'candidate' || g", "first_name": "'Candidate'", "last_name": "'Number ' || g",
             "email": "'candidate' || g || '@example.test'", "date_joined": "now() - interval '90 days'",
         }, "FROM generate_series(%(lo)s, %(hi)s) g", {"password": password, "lo": lo, "hi": hi})
         progress.update(hi - lo + 1)
     progress.close()
-    return _scalar(f"SELECT min(id) FROM {T['user']} WHERE username LIKE 'candidate%%'")
+    return scalar(f"SELECT min(id) FROM {T['user']} WHERE username LIKE 'candidate%%'")
 
 
 def _application_columns() -> tuple[dict[str, str], str]:
@@ -315,7 +315,7 @@ def _seed_applications(count: int, *, candidates: int, first_candidate: int, ref
     columns, tail = _application_columns()
     progress = Progress("applications", count)
     for lo, hi in _chunks(1, count):
-        _insert(T["application"], columns, tail,
+        insert(T["application"], columns, tail,
                 {**ref, "lo": lo, "hi": hi, "candidates": candidates, "first_candidate": first_candidate})
         progress.update(hi - lo + 1)
     progress.close()
@@ -323,7 +323,7 @@ def _seed_applications(count: int, *, candidates: int, first_candidate: int, ref
 
 def _seed_history(count: int) -> None:
     """The timeline (submit, then the transition into the current state) and the sent 'submitted' emails."""
-    first, last = _scalar(f"SELECT min(id) FROM {T['application']}"), _scalar(f"SELECT max(id) FROM {T['application']}")
+    first, last = scalar(f"SELECT min(id) FROM {T['application']}"), scalar(f"SELECT max(id) FROM {T['application']}")
     kinds = " ".join(f"WHEN '{state}' THEN '{kind}'" for state, (kind, _) in TRANSITION_EVENTS.items())
     previous = " ".join(f"WHEN '{state}' THEN '{prev}'" for state, (_, prev) in TRANSITION_EVENTS.items())
     window = "FROM {app} a WHERE a.id BETWEEN %(lo)s AND %(hi)s".format(app=T["application"])
@@ -355,13 +355,30 @@ def _seed_history(count: int) -> None:
         progress = Progress(phase, count)
         for lo, hi in _chunks(first, last):
             for columns, tail in parts:
-                _insert(table, columns, tail, {"lo": lo, "hi": hi, "states": list(TRANSITION_EVENTS)})
+                insert(table, columns, tail, {"lo": lo, "hi": hi, "states": list(TRANSITION_EVENTS)})
             progress.update(hi - lo + 1)
         progress.close()
 
 
+def chase_window() -> int:
+    """Mark every application inside a chaser window as chased (production's steady state: the
+    hourly sweeps have chased them), so a clock tick at :35 or :40 during a scenario sends nothing."""
+    from django.utils import timezone
+
+    from apps.applications.models import ChaserKind
+    from apps.applications.selectors import application_ids_due_for_chaser
+
+    added = 0
+    for kind in ChaserKind.values:
+        ids = application_ids_due_for_chaser(kind=kind, now=timezone.now(), limit=10**9)
+        if ids:
+            added += insert(T["chaser"], {"application_id": "unnest(%(ids)s::bigint[])", "kind": "%(kind)s",
+                                           "sent_at": "now()"}, "", {"ids": ids, "kind": kind})
+    return added
+
+
 def _ensure_marker_table() -> None:
-    _execute(
+    execute(
         "CREATE TABLE IF NOT EXISTS bench_seed (id int PRIMARY KEY DEFAULT 1, applications int NOT NULL, "
         "seed_version int NOT NULL, seeded_at timestamptz NOT NULL DEFAULT now(), dirty boolean NOT NULL DEFAULT false)"
     )
@@ -388,9 +405,12 @@ def seed(*, applications: int, verbose: bool = True) -> dict:
     _seed_history(applications)
     timings["history_s"] = time.monotonic() - phase
     phase = time.monotonic()
-    _execute("ANALYZE")
+    timings["chasers_marked"] = chase_window()
+    timings["chasers_s"] = time.monotonic() - phase
+    phase = time.monotonic()
+    execute("ANALYZE")
     timings["analyze_s"] = time.monotonic() - phase
-    _execute("INSERT INTO bench_seed (applications, seed_version) VALUES (%s, %s)", [applications, SEED_VERSION])
+    execute("INSERT INTO bench_seed (applications, seed_version) VALUES (%s, %s)", [applications, SEED_VERSION])
     timings["total_s"] = time.monotonic() - started
     if verbose:
         print(f"seeded {applications:,} applications in {timings['total_s']:.1f} s", flush=True)
@@ -399,7 +419,7 @@ def seed(*, applications: int, verbose: bool = True) -> dict:
 
 def seeded_size() -> int | None:
     """The size the database holds, or None when it must be (re)seeded."""
-    if _scalar("SELECT to_regclass('bench_seed')") is None:
+    if scalar("SELECT to_regclass('bench_seed')") is None:
         return None
     row = None
     with connection.cursor() as cursor:
@@ -412,11 +432,11 @@ def seeded_size() -> int | None:
 
 def refresh_deadlines() -> int:
     """Move the live deadlines that fell due since the seed 60 days forward; return how many moved."""
-    moved = _execute(
+    moved = execute(
         f"UPDATE {T['application']} SET reject_by_default_at = reject_by_default_at + interval '60 days' "
         "WHERE state IN ('awaiting_provider_decision', 'interviewing') AND reject_by_default_at <= now() + interval '1 hour'"
     )
-    moved += _execute(
+    moved += execute(
         f"UPDATE {T['application']} SET decline_by_default_at = decline_by_default_at + interval '14 days' "
         "WHERE state = 'offer' AND decline_by_default_at <= now() + interval '1 hour'"
     )
@@ -428,16 +448,17 @@ def ensure_seeded(*, applications: int) -> dict:
     call_command("migrate", "--noinput", verbosity=0)
     if seeded_size() == applications:
         moved = refresh_deadlines()
-        if moved:
-            _execute("ANALYZE " + T["application"])
-        return {"reused": True, "deadlines_moved": moved}
+        chased = chase_window()
+        if moved or chased:
+            execute(f"ANALYZE {T['application']}, {T['chaser']}")
+        return {"reused": True, "deadlines_moved": moved, "chasers_marked": chased}
     return {"reused": False, **seed(applications=applications)}
 
 
 def mark_dirty() -> None:
     """A scenario is changing the seeded rows: reseed next time unless ``mark_clean`` follows."""
-    _execute("UPDATE bench_seed SET dirty = true")
+    execute("UPDATE bench_seed SET dirty = true")
 
 
 def mark_clean() -> None:
-    _execute("UPDATE bench_seed SET dirty = false")
+    execute("UPDATE bench_seed SET dirty = false")

@@ -1,0 +1,216 @@
+"""List and detail pages under load: gunicorn as the Procfile starts it, wrk with 16 connections.
+
+Each page is found the way a user finds it: log in with a real POST to /login/, read the
+list page's filter form for its field names, follow its "Next page" link (whatever the
+pagination scheme) and its first application link. Per page: p50/p95/p99 and non-2xx
+from wrk (``-t2 -c16``), and the number of SQL queries from an in-process request (Django's
+test client under CaptureQueriesContext).
+"""
+
+import http.cookiejar
+import json
+import re
+import subprocess
+import urllib.parse
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+
+from bench import prerequisites
+from bench.processes import ProcessGroup, ScenarioFailed, child_env, free_port, procfile, wait_until, with_venv_python
+from bench.seed import LOGIN_PASSWORD, LOGIN_USERS
+
+LUA = Path(__file__).resolve().parent / "wrk_report.lua"
+DEEP_PAGES = 20
+CONNECTIONS = 16
+THREADS = 2
+
+
+class _Page(HTMLParser):
+    """What the benchmark needs from a list page: filter field names, the next-page link, detail links."""
+
+    def __init__(self):
+        super().__init__()
+        self.selects, self.text_inputs, self.detail_links = {}, [], []
+        self.next_href = None
+        self._select = None
+        self._anchor = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "select":
+            self._select = attrs.get("name")
+            self.selects[self._select] = []
+        elif tag == "option" and self._select:
+            self.selects[self._select].append(attrs.get("value", ""))
+        elif tag == "input" and attrs.get("type", "text") in {"text", "search"} and attrs.get("name"):
+            self.text_inputs.append(attrs["name"])
+        elif tag == "a":
+            href = attrs.get("href") or ""
+            self._anchor = href
+            if "next" in (attrs.get("rel") or "").split():
+                self.next_href = href
+            if re.fullmatch(r"/\d+/", href):
+                self.detail_links.append(href)
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "a":
+            self._anchor = None
+
+    def handle_data(self, data):
+        if self._anchor is not None and self.next_href is None and data.strip().lower().startswith("next"):
+            self.next_href = self._anchor
+
+
+def _parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    return page
+
+
+class Browser:
+    """A logged-in session over HTTP (urllib with a cookie jar)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def get(self, path: str) -> str:
+        with self.opener.open(urllib.parse.urljoin(self.base, path), timeout=60) as response:
+            return response.read().decode()
+
+    def login(self, username: str) -> None:
+        form = self.get("/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        data = urllib.parse.urlencode({"username": username, "password": LOGIN_PASSWORD,
+                                       "csrfmiddlewaretoken": token}).encode()
+        request = urllib.request.Request(urllib.parse.urljoin(self.base, "/login/"), data=data,
+                                         headers={"Referer": urllib.parse.urljoin(self.base, "/login/")})
+        with self.opener.open(request, timeout=60):
+            pass
+        if "sessionid" not in self.cookies():
+            raise ScenarioFailed(f"login as {username} did not give a session cookie")
+
+    def cookies(self) -> dict:
+        return {cookie.name: cookie.value for cookie in self.jar}
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies().items())
+
+
+def _with(path: str, **params) -> str:
+    parsed = urllib.parse.urlsplit(path)
+    query = dict(urllib.parse.parse_qsl(parsed.query))
+    query.update(params)
+    return urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(query)))
+
+
+def _pages(browser: Browser, role: str, *, size: int) -> dict[str, str]:
+    """The URLs to load for one role, found from the pages themselves."""
+    home = browser.get("/")
+    page = _parse(home)
+    state_field = next((name for name, values in page.selects.items() if "awaiting_provider_decision" in values), None)
+    search_field = page.text_inputs[0] if page.text_inputs else None
+    if not state_field or not search_field:
+        raise ScenarioFailed(f"the {role} list page has no state filter or search field (selects {page.selects}, "
+                             f"inputs {page.text_inputs})")
+    urls = {
+        f"{role} list": "/",
+        f"{role} state filter": _with("/", **{state_field: "interviewing"}),
+        f"{role} search (common)": _with("/", **{search_field: "Mathematics"}),
+    }
+    if role == "support":
+        rare = f"candidate{size // 8 + 7}"  # one candidate (and the few whose number continues it)
+        urls[f"{role} search (rare)"] = _with("/", **{search_field: rare})
+        deep, current = "/", page
+        for _ in range(DEEP_PAGES):
+            if not current.next_href:
+                break
+            deep = urllib.parse.urljoin(deep, current.next_href)
+            current = _parse(browser.get(deep))
+        urls[f"{role} deep page (next x{DEEP_PAGES})"] = urllib.parse.urlsplit(deep)._replace(scheme="", netloc="").geturl()
+        if not page.detail_links:
+            raise ScenarioFailed("the support list page links to no application")
+        urls["detail page"] = page.detail_links[len(page.detail_links) // 2]
+    return urls
+
+
+def _queries(username: str, path: str) -> dict:
+    """Status, SQL query count and size of one in-process request (Django's test client)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    return {"status": response.status_code, "queries": len(captured.captured_queries), "bytes": len(response.content),
+            "sql": [q["sql"] for q in captured.captured_queries]}
+
+
+def _wrk(url: str, cookie: str, seconds: int) -> dict:
+    argv = [prerequisites.wrk_path(), f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+            "-s", str(LUA), "-H", f"Cookie: {cookie}", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((line for line in done.stdout.splitlines() if line.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise ScenarioFailed(f"wrk printed no result for {url}: {done.stdout[-500:]} {done.stderr[-500:]}")
+    result = json.loads(line.removeprefix("WRK_JSON "))
+    seconds_run = result["duration_us"] / 1e6
+    return {
+        "p50_ms": result["p50_us"] / 1000, "p95_ms": result["p95_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+        "max_ms": result["max_us"] / 1000, "requests": result["requests"],
+        "rps": result["requests"] / seconds_run if seconds_run else 0.0,
+        "non2xx": result["non2xx"], "non2xx_statuses": result["non2xx_statuses"], "errors": result["errors"],
+    }
+
+
+def run(*, size: int, args) -> dict:
+    import django.core.management
+
+    port = free_port()
+    env = child_env(
+        SERVICE_NAME="web", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
+        DJANGO_DEBUG="0", DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_COOKIES="0",
+    )
+    # The production static storage needs a manifest; build it as the image does.
+    django.core.management.call_command("collectstatic", "--noinput", verbosity=0)
+    base = f"http://127.0.0.1:{port}"
+    figures = {"pages": {}, "gunicorn": {"workers": 2, "threads": int(env.get("GUNICORN_THREADS", "4")),
+                                         "command": " ".join(procfile()["web"])},
+               "wrk": f"-t{THREADS} -c{CONNECTIONS} -d{args.wrk_seconds}s"}
+    with ProcessGroup() as group:
+        web = group.start("web", with_venv_python(procfile()["web"]), env)
+
+        def answering():
+            group.check_alive()
+            try:
+                with urllib.request.urlopen(f"{base}/login/", timeout=2) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_until(answering, timeout=60, what=f"gunicorn to answer on {base} (log: {web.log_path})")
+        for username, role in LOGIN_USERS.items():
+            browser = Browser(base)
+            browser.login(username)
+            for name, path in _pages(browser, role, size=size).items():
+                print(f"  {name}: {path}", flush=True)
+                counted = _queries(username, path)
+                if counted["status"] != 200:
+                    raise ScenarioFailed(f"{name} ({path}) answered {counted['status']} in-process")
+                load = _wrk(base + path, browser.cookie_header(), args.wrk_seconds)
+                figures["pages"][name] = {"path": path, **load, "queries": counted["queries"],
+                                          "page_bytes": counted["bytes"], "sql": counted["sql"]}
+    rows = [[name, p["p50_ms"], p["p95_ms"], p["p99_ms"], p["rps"], p["non2xx"], p["queries"]]
+            for name, p in figures["pages"].items()]
+    figures["table"] = {"headers": ["page (16 connections)", "p50 ms", "p95 ms", "p99 ms", "req/s", "non-2xx",
+                                    "queries"], "rows": rows}
+    lists = [p["p95_ms"] for n, p in figures["pages"].items() if n in ("support list", "provider list")]
+    figures["target_list_p95_under_100ms"] = bool(lists) and max(lists) < 100
+    return figures
