@@ -96,7 +96,10 @@ class Application(models.Model):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="applications")
     # The course's provider, copied so that a provider's list is one index range (set on save
     # from the course; a course never moves to another provider).
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="applications", editable=False)
+    # No index of its own: application_provider (provider, id) serves every provider_id lookup.
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="applications", editable=False, db_index=False
+    )
     cycle = models.ForeignKey(RecruitmentCycle, on_delete=models.PROTECT, related_name="applications")
     state = models.CharField(max_length=32, choices=ApplicationState.choices, default=ApplicationState.UNSUBMITTED)
     created_at = models.DateTimeField(db_default=Now())
@@ -113,6 +116,9 @@ class Application(models.Model):
     deadline_at = models.GeneratedField(expression=_live_deadline(), output_field=models.DateTimeField(), db_persist=True)
 
     class Meta:
+        # Index conditions: rows with a live deadline; rows a provider may see.
+        _live = Q(state__in=["awaiting_provider_decision", "interviewing", "offer"])
+        _submitted = ~Q(state="unsubmitted")
         indexes = [
             # The RBD and DBD sweeps read only due rows, in keyset pages of (deadline, id):
             # cost follows what is due, not the table, and equal deadlines page by id.
@@ -124,8 +130,34 @@ class Application(models.Model):
             models.Index(
                 fields=["decline_by_default_at", "id"], condition=Q(state="offer"), name="application_dbd_due"
             ),
-            models.Index(fields=["course", "state"], name="application_course_state"),
-            models.Index(fields=["state", "reject_by_default_at"], name="application_state_rbd"),
+            # Lists (selectors.application_list): for every role, filter and sort, a page's ids
+            # are one range of one of these, read from the page's cursor with LIMIT and from the
+            # index alone (each holds every column its query needs). The deadline sort reads the
+            # rows with a live deadline by (deadline_at, id), then the others by id (deadline_at
+            # IS NULL is a range too), so no index needs NULLS LAST. Indexes of live-deadline rows
+            # are partial: the end-of-cycle writes (to rejected, declined, not sent) skip them.
+            # Search and a candidate's own list read by the candidate and course foreign keys.
+            # Support, by deadline. (Support, newest: the primary key.)
+            models.Index(fields=["deadline_at", "id"], name="application_deadline"),
+            # Support, one state: newest; by deadline for a state without one (all NULL, so by
+            # id). Also counts by state.
+            models.Index(fields=["state", "id"], name="application_state"),
+            # Support, one state with a live deadline, by deadline.
+            models.Index(fields=["state", "deadline_at", "id"], condition=_live, name="application_state_deadline"),
+            # Provider, newest; with state included, a page's ids need no table read (unsubmitted
+            # rows are skipped in the index). Also every provider_id lookup: the foreign key has
+            # no other index.
+            models.Index(fields=["provider", "id"], include=["state"], name="application_provider"),
+            # Provider, by deadline. Providers never see unsubmitted applications.
+            models.Index(
+                fields=["provider", "deadline_at", "id"], condition=_submitted, name="application_provider_deadline"
+            ),
+            # Provider, one state: newest; by deadline for a state without one.
+            models.Index(fields=["provider", "state", "id"], condition=_submitted, name="application_provider_state"),
+            # Provider, one state with a live deadline, by deadline.
+            models.Index(
+                fields=["provider", "state", "deadline_at", "id"], condition=_live, name="application_provider_live"
+            ),
             # End of cycle: the unsubmitted applications of one cycle, paged by id.
             models.Index(fields=["cycle", "id"], condition=Q(state="unsubmitted"), name="application_unsubmitted"),
         ]

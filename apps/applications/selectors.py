@@ -207,6 +207,8 @@ SEARCH_MIN_RUN_PATTERN = re.compile(r"[^\W_]{%d}" % SEARCH_MIN_RUN)
 #: A search finds at most this many candidates and courses; one that finds more is too broad to list.
 SEARCH_MAX_CANDIDATES = 1000
 SEARCH_MAX_COURSES = 100
+#: What a list row shows besides the application (one join each, no query per row).
+_LIST_RELATED = ("course__provider", "candidate", "cycle")
 
 
 class SearchTooBroad(Exception):
@@ -220,7 +222,7 @@ def _provider_id(user) -> int | None:
 
 def applications_visible_to(user) -> QuerySet[Application]:
     """Support users see everything, provider users their provider's, candidates their own."""
-    qs = Application.objects.select_related("course__provider", "candidate", "cycle")
+    qs = Application.objects.select_related(*_LIST_RELATED)
     if not user.is_authenticated:
         return qs.none()
     if user.is_staff:
@@ -246,7 +248,7 @@ class Cursor:
     before: bool = False
 
     @classmethod
-    def after_row(cls, sort: str, application: Application, *, before: bool = False) -> "Cursor":
+    def at_row(cls, sort: str, application: Application, *, before: bool = False) -> "Cursor":
         deadline = application.deadline_at if sort == "deadline" else None
         return cls(sort=sort, pk=application.pk, deadline=deadline, before=before)
 
@@ -278,19 +280,33 @@ class Cursor:
 
 @dataclass(frozen=True)
 class _Run:
-    """A stretch of a sort order that one index range serves: rows matching ``where``, by ``keys``.
+    """A stretch of a sort order that one index range serves, read by ``keys``.
 
-    ``states``: the only states whose rows can be in the run (None: any), so a state filter
-    outside them skips the run without a query.
+    ``live``: True for the rows with a live deadline only, False for the rows without one,
+    None for all rows.
     """
 
-    where: Q
     keys: tuple[str, ...]
     descending: bool = False
-    states: tuple[str, ...] | None = None
+    live: bool | None = None
+
+    def read(self, state: str) -> tuple[Q, tuple[str, ...]] | None:
+        """The run's condition and ORDER BY under a state filter, or None if it has no rows."""
+        if self.live is None:
+            return Q(), self.keys
+        if state and state not in LIVE_DEADLINES:
+            # deadline_at is NULL in every other state (it is generated from the state): no
+            # live run, and the rest is the state's rows by id.
+            return None if self.live else (Q(), self.keys)
+        if self.live:
+            return Q(deadline_at__isnull=False), self.keys
+        # Ordered by deadline_at first although it is NULL in every row read: then only an
+        # index holding the range "deadline_at IS NULL, by id" gives the order, and the
+        # planner cannot pick an index by id that filters on deadline_at row by row.
+        return Q(deadline_at__isnull=True), ("deadline_at", *self.keys)
 
     def holds(self, cursor: Cursor) -> bool:
-        return (cursor.deadline is not None) == ("deadline_at" in self.keys)
+        return self.live is None or self.live == (cursor.deadline is not None)
 
     def key(self, cursor: Cursor) -> tuple:
         return tuple(cursor.deadline if name == "deadline_at" else cursor.pk for name in self.keys)
@@ -301,11 +317,8 @@ class _Run:
 #: at its cursor in the index (a row-value comparison) on PostgreSQL and SQLite alike, and
 #: no index needs NULLS LAST (SQLite's CREATE INDEX has none).
 _RUNS = {
-    "deadline": (
-        _Run(Q(deadline_at__isnull=False), ("deadline_at", "pk"), states=tuple(LIVE_DEADLINES)),
-        _Run(Q(deadline_at__isnull=True), ("pk",)),
-    ),
-    "newest": (_Run(Q(), ("pk",), descending=True),),
+    "deadline": (_Run(("deadline_at", "pk"), live=True), _Run(("pk",), live=False)),
+    "newest": (_Run(("pk",), descending=True),),
 }
 
 
@@ -326,41 +339,48 @@ def _beyond(keys: tuple[str, ...], values: tuple, *, greater: bool):
 def _walk(applications: QuerySet[Application], *, sort: str, state: str, cursor: Cursor | None, limit: int):
     """Up to ``limit`` rows from ``cursor`` on (towards the start if ``cursor.before``), in walking order.
 
-    One query per run it reaches (at most two); the cursor's own run starts at its key.
+    One query per run it reaches (at most two); the cursor's own run starts at its key. The
+    page's ids come from a subquery that reads only the index of the run (an index-only
+    scan on PostgreSQL, which is also what makes the planner prefer that index to any
+    other order it could filter), and the rows and their joins by those ids.
     """
-    runs = list(enumerate(_RUNS[sort]))
-    if state:
-        runs = [(i, run) for i, run in runs if run.states is None or state in run.states]
+    runs = [(i, run, run.read(state)) for i, run in enumerate(_RUNS[sort])]
+    runs = [(i, run, read) for i, run, read in runs if read is not None]
     at = next(i for i, run in enumerate(_RUNS[sort]) if run.holds(cursor)) if cursor is not None else 0
     backward = cursor is not None and cursor.before
-    runs = [(i, run) for i, run in reversed(runs) if i <= at] if backward else [(i, run) for i, run in runs if i >= at]
+    runs = [r for r in reversed(runs) if r[0] <= at] if backward else [r for r in runs if r[0] >= at]
     rows: list[Application] = []
-    for i, run in runs:
+    for i, run, (where, keys) in runs:
         ascending = backward == run.descending
-        qs = applications.filter(run.where)
+        order = [key if ascending else f"-{key}" for key in keys]
+        ids = applications.filter(where)
         if cursor is not None and i == at:
-            qs = qs.filter(_beyond(run.keys, run.key(cursor), greater=ascending))
-        qs = qs.order_by(*(key if ascending else f"-{key}" for key in run.keys))
-        rows += qs[: limit - len(rows)]
+            ids = ids.filter(_beyond(run.keys, run.key(cursor), greater=ascending))
+        ids = ids.order_by(*order).values("pk")[: limit - len(rows)]
+        rows += Application.objects.filter(pk__in=ids).select_related(*_LIST_RELATED).order_by(*order)
         if len(rows) >= limit:
             break
     return rows
 
 
 def _matching(applications: QuerySet[Application], *, user, query: str) -> QuerySet[Application]:
-    """Applications whose candidate's username or email contains ``query``, or whose course's name does or code is it.
+    """Applications whose candidate's username or email, or course's name, contains ``query``, or course code is it.
 
     Support and providers: the matching candidates and courses are found first (trigram
     indexes on PostgreSQL), at most SEARCH_MAX_* of each, and the applications are then
     read by candidate_id or course_id in the list's own order. A candidate's own list is a
     handful of rows, filtered directly.
     """
-    by_course = Q(name__icontains=query) | Q(code__iexact=query)
-    by_candidate = Q(username__icontains=query) | Q(email__icontains=query)
     provider_id = _provider_id(user)
     if not user.is_staff and provider_id is None:
-        users = get_user_model().objects.filter(by_candidate)
-        return applications.filter(Q(course__in=Course.objects.filter(by_course)) | Q(candidate__in=users))
+        return applications.filter(
+            Q(candidate__username__icontains=query)
+            | Q(candidate__email__icontains=query)
+            | Q(course__name__icontains=query)
+            | Q(course__code__iexact=query)
+        )
+    by_course = Q(name__icontains=query) | Q(code__iexact=query)
+    by_candidate = Q(username__icontains=query) | Q(email__icontains=query)
     courses = Course.objects.filter(by_course)
     if provider_id is not None:
         courses = courses.filter(provider_id=provider_id)
@@ -386,12 +406,13 @@ class ApplicationPage:
 
     applications: list[Application]
     count: int
+    count_limit: int
     next: Cursor | None
     previous: Cursor | None
 
     @property
     def count_is_exact(self) -> bool:
-        return self.count <= COUNT_LIMIT
+        return self.count <= self.count_limit
 
 
 def application_list(
@@ -415,7 +436,8 @@ def application_list(
     rows = rows[:size]
     if cursor is not None and cursor.before:
         if not more and len(rows) < size:
-            # Rows came or went since the link was made and the first page is short: show the real first page.
+            # Rows came or went since the link was made, and the first page came out short:
+            # show the real first page.
             return application_list(user=user, state=state, query=query, sort=sort, size=size)
         rows.reverse()
         has_previous, has_next = more, True
@@ -424,6 +446,7 @@ def application_list(
     return ApplicationPage(
         applications=rows,
         count=count,
-        next=Cursor.after_row(sort, rows[-1]) if has_next and rows else None,
-        previous=Cursor.after_row(sort, rows[0], before=True) if has_previous and rows else None,
+        count_limit=COUNT_LIMIT,
+        next=Cursor.at_row(sort, rows[-1]) if has_next and rows else None,
+        previous=Cursor.at_row(sort, rows[0], before=True) if has_previous and rows else None,
     )

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import F, QuerySet
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -25,8 +24,8 @@ from apps.applications.calendars import calendar_for_cycle
 from apps.applications.errors import DomainError
 from apps.applications.forms import ApplicationFilterForm
 from apps.applications.models import AWAITING_DECISION_STATES, Application, ApplicationState
+from apps.applications.selectors import ApplicationPage, SearchTooBroad, applications_visible_to
 from apps.applications.selectors import application_list as select_applications
-from apps.applications.selectors import applications_visible_to
 from apps.applications.working_days import LONDON, working_days_left
 
 PAGE_SIZE = 25
@@ -115,12 +114,6 @@ def _refusal(application: Application, action: Action) -> str:
     return f"“{action.label}” is only for users of {application.course.provider} and support."
 
 
-def _ordered(applications: QuerySet[Application], sort: str) -> QuerySet[Application]:
-    if sort == "newest":
-        return applications.order_by("-pk")
-    return applications.order_by(F("deadline_at").asc(nulls_last=True), "-pk")
-
-
 @dataclass(frozen=True)
 class Countdown:
     deadline: datetime | None
@@ -146,20 +139,38 @@ class Countdowns:
         return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now)
 
 
+def _count_label(page: ApplicationPage) -> str:
+    if not page.count_is_exact:
+        return f"More than {page.count_limit:,} applications"
+    return f"{page.count:,} application{'' if page.count == 1 else 's'}"
+
+
 @login_required
 @require_safe
 def application_list(request):
+    """One page of the user's applications; the selector filters, orders and pages (keyset, by cursor)."""
     form = ApplicationFilterForm(request.GET)
     page, rows = None, []
     if form.is_valid():
         filters = form.cleaned_data
-        applications = select_applications(user=request.user, state=filters["state"], query=filters["q"])
-        applications = _ordered(applications, filters["sort"] or "deadline")
-        applications = applications.prefetch_related("cycle__non_working_periods")
-        page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
-        countdown = Countdowns(now=timezone.now())
-        rows = [(application, countdown(application)) for application in page.object_list]
-    return render(request, "applications/application_list.html", {"form": form, "page": page, "rows": rows})
+        try:
+            page = select_applications(
+                user=request.user,
+                state=filters["state"],
+                query=filters["q"],
+                sort=filters["sort"],
+                cursor=filters["cursor"],
+                size=PAGE_SIZE,
+            )
+        except SearchTooBroad as exc:
+            form.add_error("q", str(exc))
+        else:
+            # One query for the whole page's calendars, whichever runs of the sort it spans.
+            prefetch_related_objects(page.applications, "cycle__non_working_periods")
+            countdown = Countdowns(now=timezone.now())
+            rows = [(application, countdown(application)) for application in page.applications]
+    context = {"form": form, "page": page, "rows": rows, "count_label": _count_label(page) if page else ""}
+    return render(request, "applications/application_list.html", context)
 
 
 def _state_label(value: str) -> str:
