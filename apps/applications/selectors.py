@@ -343,6 +343,14 @@ def _walk(applications: QuerySet[Application], *, sort: str, state: str, cursor:
     page's ids come from a subquery that reads only the index of the run (an index-only
     scan on PostgreSQL, which is also what makes the planner prefer that index to any
     other order it could filter), and the rows and their joins by those ids.
+
+    A state filter is written as a range, ``state >= s AND state <= s``, with state leading
+    the ORDER BY. An equality would make state a constant to the planner, so any index in
+    the run's order (the primary key, say) would do, filtering for the state as it goes:
+    with a search it may choose one, and states come in runs of age (old applications are
+    decided), so that walk can cross most of the table. As a range only an index led by
+    state gives the order; any other plan must sort every match, which the planner picks
+    only when the matches are few.
     """
     runs = [(i, run, run.read(state)) for i, run in enumerate(_RUNS[sort])]
     runs = [(i, run, read) for i, run, read in runs if read is not None]
@@ -351,6 +359,11 @@ def _walk(applications: QuerySet[Application], *, sort: str, state: str, cursor:
     runs = [r for r in reversed(runs) if r[0] <= at] if backward else [r for r in runs if r[0] >= at]
     rows: list[Application] = []
     for i, run, (where, keys) in runs:
+        if state:
+            where &= Q(state__gte=state, state__lte=state)
+            if state in LIVE_DEADLINES:  # what the partial indexes of live rows require
+                where &= Q(state__in=list(LIVE_DEADLINES))
+            keys = ("state", *keys)
         ascending = backward == run.descending
         order = [key if ascending else f"-{key}" for key in keys]
         ids = applications.filter(where)
@@ -426,11 +439,10 @@ def application_list(
     if sort not in SORTS or (cursor is not None and cursor.sort != sort):
         raise ValueError(f"unknown sort {sort!r} or a cursor of another sort")
     applications = applications_visible_to(user)
-    if state:
-        applications = applications.filter(state=state)
     if query:
         applications = _matching(applications, user=user, query=query)
-    count = applications.order_by().values("pk")[: COUNT_LIMIT + 1].count()
+    in_state = applications.filter(state=state) if state else applications
+    count = in_state.order_by().values("pk")[: COUNT_LIMIT + 1].count()
     rows = _walk(applications, sort=sort, state=state, cursor=cursor, limit=size + 1)
     more = len(rows) > size
     rows = rows[:size]
