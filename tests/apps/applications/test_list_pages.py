@@ -198,6 +198,17 @@ def test_previous_from_a_page_whose_rows_before_it_went_shows_the_first_page():
     assert [a.pk for a in back.applications] == expected_ids(world.support, "newest")[:3]
 
 
+@pytest.mark.parametrize("before", [False, True])
+def test_a_cursor_from_a_run_the_filter_excludes_still_pages(before):
+    """A link edited to another state keeps a cursor with a deadline; rejected rows have none."""
+    world = make_world()
+    cursor = Cursor(sort="deadline", pk=1, deadline=end_of(6), before=before)
+
+    page = application_list(user=world.support, sort="deadline", state=S.REJECTED, cursor=cursor, size=3)
+
+    assert [a.pk for a in page.applications] == expected_ids(world.support, "deadline", state=S.REJECTED)[:3]
+
+
 # --- Cursors in links -------------------------------------------------------------
 
 
@@ -211,7 +222,7 @@ def link(content: str, rel: str) -> str | None:
 
 
 @pytest.mark.parametrize("sort", SORTS)
-def test_next_and_previous_links_page_through_the_list_keeping_the_filters(client, sort):
+def test_next_and_previous_links_page_through_the_list_keeping_the_sort(client, sort):
     world = make_world(ties=12)
     client.force_login(world.support)
     expected = expected_ids(world.support, sort)
