@@ -110,6 +110,9 @@ RQ_QUEUES = {
 # We enqueue on commit ourselves (apps.core.enqueue): django-rq's commit mode covers
 # enqueue() only and turns a Redis outage into a 500 after the commit.
 RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "apps.core.worker.Worker"}
+# A worker whose resident memory grows past this (a leaking job) exits after its job and
+# is restarted by its supervisor (apps/core/worker.py says why workers do not fork).
+WORKER_MAX_RSS_MB = env.int_("WORKER_MAX_RSS_MB", 512)
 RQ_SHOW_ADMIN_LINK = True
 
 # --- Business rules ----------------------------------------------------------------

@@ -33,6 +33,7 @@ def fast_sweeps_env(smtp_server, **overrides) -> dict:
         "EMAIL_PORT": smtp_server.port,
         "APPLY_CLAIM_TTL_SECONDS": 8,  # production: 180 s
         "OUTBOX_LEASE_SECONDS": 5,  # production: 60 s
+        "OUTBOX_REQUEUE_AFTER_SECONDS": 10,  # production: 120 s
         "APPLY_CANDIDATE_EMAIL_DELAY_SECONDS": 0,  # production: 60 s
         "APPLY_BATCH_SIZE": 50,
     }
