@@ -85,7 +85,8 @@ def _findings(now: datetime) -> list[InvariantFinding]:
     findings.append(InvariantFinding(kind="timed_state_without_deadline", count=count, detail=detail))
 
     stale = ExpressionWrapper(Now() - OUTBOX_GRACE, output_field=DateTimeField())
-    count, detail = _outbox(OutboxEmail.objects.filter(status=OutboxStatus.PENDING, created_at__lte=stale))
+    pending = OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING)  # the partial index
+    count, detail = _outbox(pending.filter(created_at__lte=stale))
     findings.append(InvariantFinding(kind="outbox_stuck", count=count, detail=detail))
     count, detail = _outbox(OutboxEmail.objects.filter(status=OutboxStatus.FAILED))
     findings.append(InvariantFinding(kind="outbox_failed", count=count, detail=detail))

@@ -24,7 +24,8 @@ def outbox_backlog() -> list[OutboxBacklog]:
     """Per delivery queue: due pending emails (a read of the partial pending index) and the last minute's sends."""
     pending = {
         row["queue"]: row
-        for row in OutboxEmail.objects.filter(status=OutboxStatus.PENDING, available_at__lte=Now())
+        # sweep_after is set on every email still to send: the filter reads the sweep's partial index.
+        for row in OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, available_at__lte=Now())
         .values("queue")
         .annotate(n=Count("pk"), oldest=Min("available_at"))
         .order_by()

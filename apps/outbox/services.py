@@ -173,7 +173,7 @@ def outbox_emails_requeue(*, limit: int, queues_busy: set[str] = frozenset()) ->
     overlap: the sweep holds a lease while it runs.)
     """
     rows = list(
-        OutboxEmail.objects.filter(status=OutboxStatus.PENDING, sweep_after__lte=Now())
+        OutboxEmail.objects.filter(sweep_after__lte=Now(), status=OutboxStatus.PENDING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=Now()))
         .exclude(queue__in=list(queues_busy))
         .order_by("sweep_after")
@@ -191,7 +191,8 @@ def outbox_emails_requeue(*, limit: int, queues_busy: set[str] = frozenset()) ->
 def _claim(email_ids: list[int], token: str) -> list[OutboxEmail]:
     """Lease the deliverable ones among ``email_ids`` in one statement; return them.
 
-    The statement looks rows up by primary key, so its plan does not depend on how many
+    No index but the primary key can serve the statement (the sweep's partial index is on
+    ``sweep_after``, which it does not filter on), so its plan does not depend on how many
     emails are pending or on how fresh the table's statistics are.
     """
     OutboxEmail.objects.filter(pk__in=email_ids, status=OutboxStatus.PENDING, available_at__lte=Now()).filter(
@@ -260,7 +261,7 @@ class _SentMarks:
     def flush(self) -> None:
         if self.ids:
             OutboxEmail.objects.filter(pk__in=self.ids, lease_token=self.token).update(
-                status=OutboxStatus.SENT, sent_at=Now(), lease_until=None, last_error=""
+                status=OutboxStatus.SENT, sent_at=Now(), lease_until=None, sweep_after=None, last_error=""
             )
         self.ids = []
         self.since = time.monotonic()
@@ -269,11 +270,12 @@ class _SentMarks:
 def _record_failure(email: OutboxEmail, token: str, exc: Exception) -> None:
     """Keep the lease for a backoff so the sweep retries later; give up after MAX_ATTEMPTS."""
     backoff = timedelta(seconds=min(3600, 30 * 2 ** min(email.attempts, 7)))
+    given_up = email.attempts >= MAX_ATTEMPTS
     OutboxEmail.objects.filter(pk=email.pk, lease_token=token).update(
         lease_until=_db_now_plus(backoff),
-        sweep_after=_db_now_plus(backoff),
+        sweep_after=None if given_up else _db_now_plus(backoff),
         last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        status=OutboxStatus.FAILED if email.attempts >= MAX_ATTEMPTS else OutboxStatus.PENDING,
+        status=OutboxStatus.FAILED if given_up else OutboxStatus.PENDING,
     )
 
 

@@ -54,7 +54,7 @@ def test_an_email_is_sent_once_with_its_key_as_message_id(smtp):
     assert (first.sent, again.sent, again.skipped) == (1, 0, 1)
     assert [m["Message-ID"] for m in smtp.messages] == ["<rbd.candidate.1@apply.localhost>"]
     email.refresh_from_db()
-    assert (email.status, email.attempts, email.lease_until) == (OutboxStatus.SENT, 1, None)
+    assert (email.status, email.attempts, email.lease_until, email.sweep_after) == (OutboxStatus.SENT, 1, None, None)
     assert email.sent_at is not None
 
 
@@ -98,7 +98,7 @@ def test_an_smtp_failure_backs_off_and_gives_up_after_the_last_attempt(settings,
     OutboxEmail.objects.filter(pk=email.pk).update(attempts=MAX_ATTEMPTS - 1, lease_until=None)
     outbox_emails_deliver(email_ids=[email.pk])
     email.refresh_from_db()
-    assert (email.status, email.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
+    assert (email.status, email.attempts, email.sweep_after) == (OutboxStatus.FAILED, MAX_ATTEMPTS, None)
 
 
 def test_one_failing_email_does_not_stop_the_others(smtp):
