@@ -172,6 +172,8 @@ def _ours(count: int, args) -> dict:
         "events": events[0], "events_distinct_applications": events[1],
         "outbox_rows": rows, "emails_sent": sent, "emails_failed": failed,
         "first_tick_wait_s": (first - deadline).total_seconds(),
+        # The sweep ticks on the minute: how long after that tick the first batch began.
+        "first_change_after_tick_s": (first - first.replace(second=0, microsecond=0)).total_seconds(),
         "drain_s": drain_s,
         "drain_per_s": count / drain_s if drain_s else None,
         "last_decided_after_first_s": (last - first).total_seconds(),
