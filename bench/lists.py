@@ -189,7 +189,7 @@ def run(*, size: int, args) -> dict:
     # The production static storage needs a manifest; build it as the image does.
     django.core.management.call_command("collectstatic", "--noinput", verbosity=0)
     base = f"http://127.0.0.1:{port}"
-    figures = {"pages": {}, "gunicorn": {"workers": 2, "threads": int(env.get("GUNICORN_THREADS", "4")),
+    figures = {"pages": {}, "gunicorn": {"workers": 2, "threads": int(env.get("GUNICORN_THREADS", "1")),
                                          "command": " ".join(procfile()["web"])},
                "wrk": f"-t{THREADS} -c{CONNECTIONS} -d{args.wrk_seconds}s"}
     with ProcessGroup() as group:

@@ -120,6 +120,23 @@ class Countdown:
     working_days: int | None
     passed: bool
 
+    @property
+    def deadline_text(self) -> str:
+        """The deadline in London time, e.g. "30 Nov 2026 23:59 GMT" (strftime: many rows per page)."""
+        moment = timezone.localtime(self.deadline, LONDON)
+        return f"{moment.day} {moment:%b %Y %H:%M} {moment.tzname()}"
+
+    @property
+    def label(self) -> str:
+        """What the list and the application page say about the time left."""
+        if self.deadline is None:
+            return "–"
+        if self.passed:
+            return "Deadline passed"
+        if self.working_days == 0:
+            return "Last day"
+        return f"{self.working_days} working day{'' if self.working_days == 1 else 's'}"
+
 
 class Countdowns:
     """Working days left per application, with one calendar per cycle for the whole request."""
