@@ -9,6 +9,7 @@ client under CaptureQueriesContext).
 """
 
 import http.cookiejar
+import importlib
 import json
 import re
 import subprocess
@@ -183,13 +184,15 @@ def run(*, size: int, args) -> dict:
 
     port = free_port()
     env = child_env(
-        SERVICE_NAME="web", GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
+        SERVICE_NAME="web", GUNICORN_BIND=f"127.0.0.1:{port}",
         DJANGO_DEBUG="0", DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_COOKIES="0",
     )
     # The production static storage needs a manifest; build it as the image does.
     django.core.management.call_command("collectstatic", "--noinput", verbosity=0)
     base = f"http://127.0.0.1:{port}"
-    figures = {"pages": {}, "gunicorn": {"workers": 2, "threads": int(env.get("GUNICORN_THREADS", "1")),
+    # gunicorn as configured for production (config/gunicorn.py), unless GUNICORN_* is set.
+    gunicorn = importlib.import_module("config.gunicorn")
+    figures = {"pages": {}, "gunicorn": {"workers": gunicorn.workers, "threads": gunicorn.threads,
                                          "command": " ".join(procfile()["web"])},
                "wrk": f"-t{THREADS} -c{CONNECTIONS} -d{args.wrk_seconds}s"}
     with ProcessGroup() as group:

@@ -157,6 +157,12 @@ SUPPORT_EMAIL = env.str_("SUPPORT_EMAIL", "support@apply.localhost")
 EMAIL_MESSAGE_ID_DOMAIN = env.str_("EMAIL_MESSAGE_ID_DOMAIN", "apply.localhost")
 
 # --- Auth --------------------------------------------------------------------------
+# Django's model backend, with the provider membership loaded with the user; Django's own
+# stays listed so that sessions signed in before the change keep working.
+AUTHENTICATION_BACKENDS = [
+    "apps.applications.auth.UserWithProviderBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "applications:list"
 LOGOUT_REDIRECT_URL = "login"
