@@ -97,8 +97,12 @@ def stop(process: subprocess.Popen | None) -> None:
 
 
 def procfile() -> dict[str, str]:
+    """The Procfile's commands by process name: the single source of the start commands."""
     lines = (ROOT / "Procfile").read_text().splitlines()
-    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {
+        name.strip(): command.strip()
+        for name, command in (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+    }
 
 
 def up() -> int:

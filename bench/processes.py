@@ -20,12 +20,9 @@ class ScenarioFailed(RuntimeError):
 
 def procfile() -> dict[str, list[str]]:
     """The Procfile's commands, split into argv (the single source of the start commands)."""
-    commands = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            commands[name.strip()] = shlex.split(command)
-    return commands
+    import dev  # the repository's runner; reading its Procfile needs nothing but the stdlib
+
+    return {name: shlex.split(command) for name, command in dev.procfile().items()}
 
 
 def with_venv_python(argv: list[str]) -> list[str]:

@@ -27,12 +27,9 @@ ENV_READERS = [*sorted((ROOT / "config").glob("*.py")), ROOT / "manage.py", ROOT
 
 
 def _procfile() -> dict[str, list[str]]:
-    commands = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            commands[name.strip()] = shlex.split(command)
-    return commands
+    import dev  # the repository's runner reads the Procfile for `dev.py up`
+
+    return {name: shlex.split(command) for name, command in dev.procfile().items()}
 
 
 def _argv(command) -> list[str]:
