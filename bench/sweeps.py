@@ -127,7 +127,10 @@ def _make_due() -> dict:
             cursor.execute(
                 f"DELETE FROM {chasers} WHERE id IN (SELECT id FROM {chasers} WHERE kind = %s ORDER BY id LIMIT %s) "
                 "RETURNING application_id, kind, sent_at", [kind, DUE])
-            saved["chasers"] += cursor.fetchall()
+            rows = cursor.fetchall()
+            saved["chasers"] += rows
+            # Not chased any more: the application's flag goes with the ChaserSent row.
+            cursor.execute(f"UPDATE {app} SET {kind}_chaser_sent = FALSE WHERE id = ANY(%s)", [[r[0] for r in rows]])
     return saved
 
 
@@ -146,6 +149,9 @@ def _restore(saved: dict) -> None:
                 f"INSERT INTO {ChaserSent._meta.db_table} (application_id, kind, sent_at) "
                 "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) ON CONFLICT DO NOTHING",
                 [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]])
+            for kind in {r[1] for r in rows}:
+                cursor.execute(f"UPDATE {app} SET {kind}_chaser_sent = TRUE WHERE id = ANY(%s)",
+                               [[r[0] for r in rows if r[1] == kind]])
 
 
 def _case(name: str) -> dict:

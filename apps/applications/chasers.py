@@ -45,6 +45,7 @@ class ChaserRule:
     working_days_setting: str
     recipient: str  # provider | candidate
     template: str
+    sent_field: str  # Application's flag, set with the ChaserSent row
 
     @property
     def working_days(self) -> int:
@@ -64,6 +65,7 @@ CHASER_RULES = {
         working_days_setting="APPLY_PROVIDER_CHASER_WORKING_DAYS",
         recipient="provider",
         template="chaser_provider",
+        sent_field="provider_chaser_sent",
     ),
     ChaserKind.CANDIDATE: ChaserRule(
         kind=ChaserKind.CANDIDATE,
@@ -72,6 +74,7 @@ CHASER_RULES = {
         working_days_setting="APPLY_CANDIDATE_CHASER_WORKING_DAYS",
         recipient="candidate",
         template="chaser_candidate",
+        sent_field="candidate_chaser_sent",
     ),
 }
 
@@ -106,6 +109,8 @@ def _chase_set(rule: ChaserRule, application_ids: list[int], actor: Actor, now: 
         already = set(
             ChaserSent.objects.filter(application__in=locked, kind=rule.kind).values_list("application_id", flat=True)
         )
+        if already:  # chased, but the flag says not: the flag follows the ChaserSent row
+            Application.objects.filter(pk__in=already).update(**{rule.sent_field: True})
         windows = {}
         to_chase = []
         for application in locked:
@@ -119,6 +124,9 @@ def _chase_set(rule: ChaserRule, application_ids: list[int], actor: Actor, now: 
             return 0
         ChaserSent.objects.bulk_create(
             [ChaserSent(application=application, kind=rule.kind) for application in to_chase], ignore_conflicts=True
+        )
+        Application.objects.filter(pk__in=[application.pk for application in to_chase]).update(
+            **{rule.sent_field: True}
         )
         events = []
         emails = []

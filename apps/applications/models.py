@@ -111,6 +111,10 @@ class Application(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     rejected_by_default = models.BooleanField(default=False)
     declined_by_default = models.BooleanField(default=False)
+    # Set with the ChaserSent row (same transaction), so the chaser sweeps read only the
+    # applications not chased yet, through partial indexes: cost follows what is due.
+    provider_chaser_sent = models.BooleanField(default=False)
+    candidate_chaser_sent = models.BooleanField(default=False)
     # The live deadline, kept by the database itself (a stored generated column), so lists
     # sort and page by it through an index and no writer can forget it.
     deadline_at = models.GeneratedField(expression=_live_deadline(), output_field=models.DateTimeField(), db_persist=True)
@@ -129,6 +133,17 @@ class Application(models.Model):
             ),
             models.Index(
                 fields=["decline_by_default_at", "id"], condition=Q(state="offer"), name="application_dbd_due"
+            ),
+            # The chaser sweeps: deadlines of the applications not chased yet.
+            models.Index(
+                fields=["reject_by_default_at"],
+                condition=Q(state__in=["awaiting_provider_decision", "interviewing"], provider_chaser_sent=False),
+                name="application_provider_chaser",
+            ),
+            models.Index(
+                fields=["decline_by_default_at"],
+                condition=Q(state="offer", candidate_chaser_sent=False),
+                name="application_candidate_chaser",
             ),
             # Lists (selectors.application_list): for every role, filter and sort, a page's ids
             # are one range of one of these, read from the page's cursor with LIMIT and from the

@@ -31,7 +31,6 @@ from apps.applications.models import (
     Application,
     ApplicationEvent,
     ApplicationState,
-    ChaserSent,
     Course,
     RecruitmentCycle,
 )
@@ -75,8 +74,8 @@ def application_ids_due_for_chaser(*, kind: str, now: datetime, limit: int, incl
     """Applications inside the ``kind`` chaser's window and not yet chased, nearest deadline first.
 
     The window is a range of the deadline, ``(database now, end of the Nth working day]``,
-    one bound per cycle (each cycle has its own non-working periods), so the read is a
-    range scan of the partial deadline index rather than a working-day sum per row.
+    one bound per cycle (each cycle has its own non-working periods), read from the partial
+    index of the applications not chased yet: cost follows what is due, not the window.
     """
     rule = chaser_rule(kind)
     field = rule.deadline_field
@@ -87,11 +86,14 @@ def application_ids_due_for_chaser(*, kind: str, now: datetime, limit: int, incl
     in_window = Q()
     for cycle_id, bound in bounds.items():
         in_window |= Q(cycle_id=cycle_id, **{f"{field}__lte": bound})
-    qs = Application.objects.filter(in_window, state__in=rule.states, **{f"{field}__lte": max(bounds.values())})
+    qs = Application.objects.filter(
+        in_window, state__in=rule.states, **{rule.sent_field: False, f"{field}__lte": max(bounds.values())}
+    )
     if not include_past:
         qs = qs.filter(**{f"{field}__gt": Now()})
-    already = ChaserSent.objects.filter(application=OuterRef("pk"), kind=rule.kind)
-    return list(qs.filter(~Exists(already)).order_by(field).values_list("pk", flat=True)[:limit])
+    # The flag, not an anti-join with ChaserSent: the service re-checks ChaserSent under the
+    # row lock (and sets a missing flag), so a stale flag costs one selection, never an email.
+    return list(qs.order_by(field).values_list("pk", flat=True)[:limit])
 
 
 def cycle_ids_to_close() -> list[int]:

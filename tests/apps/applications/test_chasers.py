@@ -122,6 +122,29 @@ def test_repeated_sweeps_and_retried_batches_chase_once():
     assert ApplicationEvent.objects.filter(kind="provider_chaser_sent").count() == 1
 
 
+def test_a_chased_application_carries_its_flag_and_the_sweep_reads_only_unchased_ones():
+    chased = make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=RBD_LAST_INSIDE)
+    with time_machine.travel(MONDAY, tick=False):
+        now = timezone.now()
+        _due_and_chase("provider", now)
+        chased.refresh_from_db()
+        assert (chased.provider_chaser_sent, chased.candidate_chaser_sent) == (True, False)
+        # The flag is what the sweep's partial index reads: a flagged application is not selected.
+        flagged = make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=RBD_LAST_INSIDE,
+                                   provider_chaser_sent=True)
+        assert flagged.pk not in application_ids_due_for_chaser(kind="provider", now=now, limit=100)
+        # A ChaserSent row without its flag (written before the flags existed) is selected once,
+        # sends nothing, and gets its flag.
+        unflagged = make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=RBD_LAST_INSIDE)
+        ChaserSent.objects.create(application=unflagged, kind="provider")
+        ids, result = _due_and_chase("provider", now)
+        assert ids == [unflagged.pk] and result.changed == 0
+        unflagged.refresh_from_db()
+        assert unflagged.provider_chaser_sent
+        assert application_ids_due_for_chaser(kind="provider", now=now, limit=100) == []
+    assert OutboxEmail.objects.count() == 1
+
+
 def test_a_chaser_recorded_by_someone_else_is_not_sent_again():
     application = make_application(state=S.OFFER, decline_by_default_at=DBD_LAST_INSIDE)
     ChaserSent.objects.create(application=application, kind="candidate")
