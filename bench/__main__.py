@@ -3,7 +3,7 @@
     python3 dev.py bench [--applications N] [--scenario NAME ...] [--sizes 100000,300000,1000000]
     .venv/bin/python -m bench ...        the same, without dev.py's virtualenv check
 
-Scenarios (all by default, in this order): seed, sweeps, lists, spike. Each size is
+Scenarios (all by default, in this order): seed, sweeps, lists, spike, workers. Each size is
 seeded once and reused by the scenarios of that size (and by the next run of that size);
 ``seed`` reseeds and times it. Prints a table per scenario and writes everything to
 ``bench/results/<UTC timestamp>.json``.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import prerequisites
 
-SCENARIOS = ["seed", "sweeps", "lists", "spike"]
+SCENARIOS = ["seed", "sweeps", "lists", "spike", "workers"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -145,6 +145,8 @@ def _scenario(name: str):
         from bench.lists import run
     elif name == "spike":
         from bench.spike import run
+    elif name == "workers":
+        from bench.workers import run
     else:
         raise ValueError(name)
     return run

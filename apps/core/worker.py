@@ -1,9 +1,10 @@
 """The RQ worker class every worker runs (settings.RQ["WORKER_CLASS"]).
 
-Why not RQ's default forking worker (measured, see docs/adr/0001-worker-class.md): each
-forked job opens its own database connection and pays for the fork, about 28 ms per job
-here on top of the job itself; a spike of 100,000 applications in batches of 500 drained
-at 3,843/s with it and 5,897/s without. What forking buys is kept another way:
+Why not RQ's default forking worker (measured by ``python3 dev.py bench --scenario workers``,
+see docs/adr/0001-worker-class.md): each forked job opens its own database connection and
+pays for the fork, about 30 ms per job here on top of the job itself; 20,000 due
+applications in batches of 500 drained at 3,992/s with it and 5,249/s without. What
+forking buys is kept another way:
 
 - a job that hangs is still stopped at its timeout: the same SIGALRM death penalty RQ uses
   in the work horse raises JobTimeoutException in the job, and the worker goes on;
