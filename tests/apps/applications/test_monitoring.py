@@ -207,16 +207,17 @@ def test_health_page_lag_uses_the_database_clock():
 def test_health_page_shows_each_backlog_its_drain_rate_and_time_to_empty(client):
     from apps.applications import services
     from apps.applications.actors import Actor
+    from apps.applications.selectors import overdue_deadlines
     from apps.applications.support_views import _drains
 
     past = timezone.now() - timedelta(minutes=2)
     due = [make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=past) for _ in range(4)]
-    drains = {drain.name: drain for drain in _drains()}
+    drains = {drain.name: drain for drain in _drains(overdue_deadlines())}
     rbd = drains["reject_by_default"]
     assert (rbd.backlog, rbd.done_last_minute, rbd.seconds_to_empty) == (4, 0, None)  # not draining
 
     services.applications_reject_by_default(application_ids=[a.pk for a in due[:2]], actor=Actor.for_job("test"))
-    drains = {drain.name: drain for drain in _drains()}
+    drains = {drain.name: drain for drain in _drains(overdue_deadlines())}
     rbd = drains["reject_by_default"]
     # Two left, two done in the last minute: 2 / (2/60 per second) = 60 s to empty.
     assert (rbd.backlog, rbd.done_last_minute, rbd.seconds_to_empty) == (2, 2, 60)
