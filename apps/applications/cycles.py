@@ -29,13 +29,14 @@ from apps.applications.calendars import calendar_for_cycle
 from apps.applications.errors import DomainError
 from apps.applications.models import (
     AWAITING_DECISION_STATES,
+    LIVE_DEADLINES,
     Application,
     ApplicationEvent,
     ApplicationState,
     NonWorkingPeriod,
     RecruitmentCycle,
 )
-from apps.applications.selectors import LIVE_DEADLINES, application_ids_unsubmitted
+from apps.applications.selectors import application_ids_unsubmitted
 from apps.applications.working_days import LONDON, decline_by_default_at, reject_by_default_at
 from apps.core.enqueue import enqueue_on_commit
 

@@ -81,11 +81,26 @@ class ApplicationState(models.TextChoices):
 AWAITING_DECISION_STATES = (ApplicationState.AWAITING_PROVIDER_DECISION, ApplicationState.INTERVIEWING)
 
 
+#: States with a live deadline, and the field that holds it: the provider decides before
+#: reject_by_default_at, the candidate answers an offer before decline_by_default_at.
+LIVE_DEADLINES = {
+    ApplicationState.AWAITING_PROVIDER_DECISION: "reject_by_default_at",
+    ApplicationState.INTERVIEWING: "reject_by_default_at",
+    ApplicationState.OFFER: "decline_by_default_at",
+}
+
+
 def _live_deadline() -> Case:
-    """The deadline the current state carries: RBD while the provider decides, DBD while an offer is open."""
+    """The deadline the current state carries (LIVE_DEADLINES), NULL in every other state."""
+    # One WHEN per deadline field (the form migration 0004 created the column with).
+    states_by_field: dict[str, tuple] = {}
+    for state, field in LIVE_DEADLINES.items():
+        states_by_field[field] = (*states_by_field.get(field, ()), state)
     return Case(
-        When(state__in=AWAITING_DECISION_STATES, then=F("reject_by_default_at")),
-        When(state=ApplicationState.OFFER, then=F("decline_by_default_at")),
+        *(
+            When(state__in=states, then=F(field)) if len(states) > 1 else When(state=states[0], then=F(field))
+            for field, states in states_by_field.items()
+        ),
         default=None,
         output_field=models.DateTimeField(),
     )
@@ -121,7 +136,7 @@ class Application(models.Model):
 
     class Meta:
         # Index conditions: rows with a live deadline; rows a provider may see.
-        _live = Q(state__in=["awaiting_provider_decision", "interviewing", "offer"])
+        _live = Q(state__in=[str(state) for state in LIVE_DEADLINES])
         _submitted = ~Q(state="unsubmitted")
         indexes = [
             # The RBD and DBD sweeps read only due rows, in keyset pages of (deadline, id):

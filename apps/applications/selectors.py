@@ -28,6 +28,7 @@ from django.db.models.lookups import GreaterThan, LessThan
 from apps.applications.chasers import chaser_rule
 from apps.applications.models import (
     AWAITING_DECISION_STATES,
+    LIVE_DEADLINES,
     Application,
     ApplicationEvent,
     ApplicationState,
@@ -35,12 +36,6 @@ from apps.applications.models import (
     RecruitmentCycle,
 )
 
-#: States with a live deadline, and the field that holds it.
-LIVE_DEADLINES = {
-    ApplicationState.AWAITING_PROVIDER_DECISION: "reject_by_default_at",
-    ApplicationState.INTERVIEWING: "reject_by_default_at",
-    ApplicationState.OFFER: "decline_by_default_at",
-}
 
 
 class Due(NamedTuple):
