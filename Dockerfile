@@ -12,6 +12,11 @@ WORKDIR /app
 # requirements.txt has a binary wheel (psycopg[binary]), so no compiler is needed.
 # Copied alone first so that this layer is rebuilt only when requirements.txt changes.
 COPY requirements.txt .
+# Unset by default: pip uses the package index. A build without network passes a wheelhouse
+# (docker/ci-image.sh: --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/mnt with
+# the wheelhouse mounted for the build only, never copied into the image).
+ARG PIP_NO_INDEX
+ARG PIP_FIND_LINKS
 RUN pip install --no-cache-dir -r requirements.txt
 
 RUN groupadd --gid 10001 app \
@@ -23,8 +28,10 @@ USER 10001:10001
 COPY --chown=10001:10001 . .
 
 # whitenoise serves the hashed, compressed files that collectstatic writes to
-# /app/staticfiles, so they are built into the image. Settings require a secret key: this
-# placeholder exists for this RUN step only and is not in the image's environment.
+# /app/staticfiles, so they are built into the image; the web process collects again as it
+# starts (config/gunicorn.py, a second with nothing to copy), which is why the directory
+# belongs to the app user. Settings require a secret key: this placeholder exists for this
+# RUN step only and is not in the image's environment.
 # var/ is APP_DATA_DIR's default (the SQLite file of a run without DATABASE_URL).
 RUN DJANGO_SECRET_KEY=collectstatic-build-only-not-a-secret \
     python manage.py collectstatic --noinput \

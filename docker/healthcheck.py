@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Container healthchecks for the worker and the clock (web uses GET /healthz).
+"""Container healthchecks for web, worker and clock.
 
+    python docker/healthcheck.py web      exit 0 if this container's web answers GET /readyz with 200
     python docker/healthcheck.py worker   exit 0 if an RQ worker on this host is registered
     python docker/healthcheck.py clock    exit 0 if a clock on this host sent a fresh heartbeat
 
@@ -9,11 +10,17 @@ the container's id. The worker's registration in Redis expires unless it heartbe
 (rq's worker TTL, 420 s + 60 s while idle), so a hung worker turns unhealthy within about
 eight minutes; the clock heartbeats every 5 s and is stale after HEARTBEAT_STALE_SECONDS.
 Redis unreachable means unhealthy too: neither process can do its work without it.
+The web check is readiness (database with every migration applied, and Redis), read from
+the web process itself on the port gunicorn binds in the image (8000); it prints which
+check failed.
 """
 
+import json
 import os
 import socket
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,6 +44,24 @@ def clock_alive(connection, hostname: str) -> bool:
     )
 
 
+READYZ_URL = "http://127.0.0.1:8000/readyz"
+
+
+def web_ready(url: str = READYZ_URL) -> tuple[bool, str]:
+    """(ready, what /readyz said): no Django needed, only the web process's answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200, response.read().decode()
+    except urllib.error.HTTPError as error:  # 503: the body names what failed
+        body = error.read().decode()
+        try:
+            return False, "not ready: " + ", ".join(json.loads(body)["failed"])
+        except (ValueError, KeyError):
+            return False, f"HTTP {error.code}"
+    except OSError as exc:
+        return False, f"no answer: {exc}"
+
+
 CHECKS = {"worker": worker_alive, "clock": clock_alive}
 NOT_ALIVE = {
     "worker": "no RQ worker of this host registered in Redis",
@@ -45,9 +70,13 @@ NOT_ALIVE = {
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in CHECKS:
-        print(f"usage: healthcheck.py {{{'|'.join(CHECKS)}}}", file=sys.stderr)
+    if len(argv) != 1 or argv[0] not in ("web", *CHECKS):
+        print(f"usage: healthcheck.py {{web|{'|'.join(CHECKS)}}}", file=sys.stderr)
         return 2
+    if argv[0] == "web":
+        ready, said = web_ready()
+        print(f"web: {said}", file=sys.stdout if ready else sys.stderr)
+        return 0 if ready else 1
     import django
 
     django.setup()

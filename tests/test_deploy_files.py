@@ -7,17 +7,23 @@ merges as Compose does). ``docker compose config`` runs when a compose client is
 import ast
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import free_port
+from tests.processes import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ("web", "worker", "clock")
@@ -155,7 +161,8 @@ def test_backing_services_and_processes_have_healthchecks(services):
         test = services[name]["healthcheck"]["test"]
         assert test and test[0] in {"CMD", "CMD-SHELL"}, name
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
-    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    # Readiness (/readyz, through the same script as the other two: issue 11).
+    assert services["web"]["healthcheck"]["test"] == ["CMD", "python", "/app/docker/healthcheck.py", "web"]
 
 
 def test_process_healthcheck_scripts_ship_in_the_image(services):
@@ -184,12 +191,31 @@ def test_app_environment_points_at_the_compose_services(services):
     assert environment["DATABASE_URL"].startswith("postgres://")
     assert "@postgres:5432/" in environment["DATABASE_URL"]
     assert environment["REDIS_URL"] == "redis://redis:6379/0"
-    assert environment["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:-")
+    assert environment["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
     # Plain HTTP on localhost in compose: no https redirect, no secure-only cookies.
     assert environment["DJANGO_SECURE_SSL_REDIRECT"] == "0"
     assert environment["DJANGO_SECURE_COOKIES"] == "0"
     # Each process stamps its own name (gunicorn config, manage.py rqworker, clock.py).
     assert "SERVICE_NAME" not in environment
+
+
+def test_compose_requires_a_secret_key_and_publishes_none(services):
+    # ${VAR:?message}: Compose stops with the message when VAR is unset or empty.
+    for name in APP_SERVICES:
+        key = services[name]["environment"]["DJANGO_SECRET_KEY"]
+        assert re.fullmatch(r"\$\{DJANGO_SECRET_KEY:\?[^}]*\.env[^}]*\}", key), (name, key)
+    assert "DJANGO_SECRET_KEY:-" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_compose_loads_demo_data_only_when_asked(services):
+    demo = services["demo"]
+    assert demo["profiles"] == ["demo"]  # `docker compose up` alone never starts it
+    # The stack runs with DEBUG off, where load_demo_data refuses unless forced.
+    assert "DJANGO_DEBUG" not in demo["environment"]
+    assert _argv(demo["command"]) == ["python", "manage.py", "load_demo_data", "--force"]
+    for name, service in services.items():
+        if name != "demo":
+            assert "load_demo_data" not in _argv(service.get("command", [])), name
 
 
 def test_every_app_environment_variable_is_read_by_the_code(services):
@@ -219,13 +245,52 @@ def test_docker_compose_accepts_the_file():
     if client is None:
         pytest.skip("no Compose v2 client (docker compose plugin or docker-compose v2) on this machine")
     # `config` validates against the Compose spec with the client alone; no engine needed.
+    # No .env file is read (--env-file): the key comes from the environment given, or not at all.
+    command = [*client, "--env-file", os.devnull, "-f", "docker-compose.yml", "--profile", "demo", "config", "--quiet"]
+    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     result = subprocess.run(
-        [*client, "-f", "docker-compose.yml", "--profile", "demo", "config", "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        command, cwd=ROOT, env={**environment, "DJANGO_SECRET_KEY": "x" * 50}, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+    # Without a key it refuses, saying which variable and where to set it.
+    refused = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert refused.returncode != 0 and "Set DJANGO_SECRET_KEY" in refused.stderr
+
+
+@pytest.mark.processes
+def test_the_web_start_collects_static_files(processes, tmp_path):
+    """Every start path runs the Procfile's web line (compose, the image's CMD, a Procfile
+    platform, dev.py): it collects static files before serving, so pages that link to hashed
+    names work without a collect at build (a checkout) or after one (stale files)."""
+    static_root, port = tmp_path / "static", free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GUNICORN_", "DATABASE_URL"))}
+    environment.update(
+        DJANGO_SECRET_KEY="tests-only-not-secret",
+        DJANGO_SECURE_SSL_REDIRECT="0",  # production mode otherwise: DEBUG off, manifest storage
+        DJANGO_STATIC_ROOT=str(static_root),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS="1",
+    )
+    argv = _procfile()["web"]
+    argv[0] = str(Path(sys.executable).parent / argv[0])  # the virtualenv's gunicorn
+    web = processes.start("web", argv, environment)
+
+    def get(path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+        except OSError:
+            return None
+
+    wait_until(lambda: get("/login/"), timeout=60, message=f"gunicorn on {port} ({web.output()[-2000:]})")
+    status, page = get("/login/")
+    assert status == 200, web.output()[-3000:]
+    stylesheet = re.search(r'href="(/static/core/apply\.[0-9a-f]{12}\.css)"', page).group(1)
+    assert (static_root / "staticfiles.json").is_file()
+    assert get(stylesheet)[0] == 200
 
 
 # --- Dockerfile and .dockerignore ----------------------------------------------------
@@ -325,5 +390,45 @@ def test_healthcheck_script_runs_as_compose_calls_it(redis_db, tmp_path):
     Worker(["default"], connection=redis_db).register_birth()
     up = subprocess.run([sys.executable, script, "worker"], cwd=tmp_path, capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
-    usage = subprocess.run([sys.executable, script, "web"], cwd=tmp_path, capture_output=True, text=True)
+    usage = subprocess.run([sys.executable, script, "mailpit"], cwd=tmp_path, capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+# --- docker/ci-image.sh: CI builds the image and runs the stack from it ---------------
+
+
+def test_ci_builds_the_image_and_runs_the_stack_with_the_script():
+    script = ROOT / "docker" / "ci-image.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^PYTHON=\S+ bash docker/ci-image\.sh$", ci, re.MULTILINE)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"docker/ci-image.sh", "docker/ci_image_compose.py"} <= set(ignored)
+
+
+def test_dockerfile_uses_the_package_index_unless_given_a_wheelhouse():
+    # Build arguments without a default are unset in RUN: a normal build reads the index.
+    args = [args for instruction, args in _dockerfile_instructions() if instruction == "ARG"]
+    assert "PIP_NO_INDEX" in args and "PIP_FIND_LINKS" in args
+
+
+def test_ci_image_starts_what_the_compose_file_says(services, procfile, tmp_path):
+    environment = {**os.environ, "DJANGO_SECRET_KEY": "x" * 50}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docker" / "ci_image_compose.py"), str(tmp_path / "app.env"), "EMAIL_PORT=2525"],
+        env=environment, capture_output=True, text=True, check=True,
+    )
+    printed = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    for name in PROCESSES:
+        assert shlex.split(printed[f"cmd_{name}"].strip("()")) == procfile[name], name
+        assert json.loads(shlex.split(printed[f"health_{name}"])[0]) == services[name]["healthcheck"]["test"][1:]
+    assert int(printed["grace_worker"]) == _seconds(services["worker"]["stop_grace_period"])
+    written = dict(line.split("=", 1) for line in (tmp_path / "app.env").read_text().splitlines())
+    assert set(written) == set(services["web"]["environment"])
+    assert (written["EMAIL_PORT"], written["DJANGO_SECRET_KEY"]) == ("2525", "x" * 50)
+    # Only variables the compose file sets can be replaced, and the key stays required.
+    unknown = [sys.executable, str(ROOT / "docker" / "ci_image_compose.py"), str(tmp_path / "e"), "NOT_THERE=1"]
+    assert subprocess.run(unknown, env=environment, capture_output=True).returncode != 0
+    no_key = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    refused = subprocess.run(unknown[:3], env=no_key, capture_output=True, text=True)
+    assert refused.returncode != 0 and "Set DJANGO_SECRET_KEY" in refused.stderr
