@@ -1,6 +1,9 @@
 """gunicorn settings, read from the environment like the rest (``--config python:config.gunicorn``)."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Three single-threaded workers per two CPUs: one more than the CPUs, so that a worker
@@ -18,5 +21,32 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # SIGTERM: stop accepting, let in-flight requests finish for up to this long.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 accesslog = "-"
-access_log_format = '{"access": "%(r)s", "status": %(s)s, "bytes": "%(b)s", "ms": %(M)s, "request_id": "%({x-request-id}o)s"}'
+# Every line gunicorn writes (its own and the access log) is JSON with the service's fields
+# like every other process's; an access line adds method, path, status, duration_ms and the
+# signed-in user's id (never the name). See apps.core.logging.GunicornLogger.
+logger_class = "apps.core.logging.GunicornLogger"
 raw_env = ["SERVICE_NAME=web"]
+# gunicorn 27's control socket (for `gunicornc`) defaults to ~/.gunicorn/gunicorn.ctl (or
+# $XDG_RUNTIME_DIR/gunicorn.ctl): one path for every gunicorn of the user on the host, so a
+# second instance (a blue/green deploy, two apps, a test run next to dev.py) takes the
+# first one's socket over, and `gunicornc` then reaches the wrong server. Nothing here uses
+# it: off unless GUNICORN_CONTROL_SOCKET names a path for this instance alone.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or "gunicorn.ctl"
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+
+
+def on_starting(server):
+    """Collect static files before the first worker starts, on every start path.
+
+    Pages link to hashed file names read from the manifest collectstatic writes; without
+    it every page fails. The image collects at build, but a Procfile platform or a plain
+    checkout starts this same command with nothing else before it, and a code update
+    without a new collect would link to stale names. So the web start collects (about a
+    second; unchanged files are not copied again) and refuses to start if that fails.
+    STATIC_ROOT must be writable by the web process (it is in the image).
+    """
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    )

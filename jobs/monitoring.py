@@ -4,20 +4,19 @@ import logging
 
 from django.utils import timezone
 
-from apps.applications.invariants import invariants_check as check
-from apps.applications.reports import daily_report_send as send
+from apps.monitoring import invariants, reports
 
 logger = logging.getLogger(__name__)
 
 
 def invariants_check() -> dict:
     """Hourly: record the invariant findings (the broken ones are logged at ERROR by the service)."""
-    findings = check(now=timezone.now())
+    findings = invariants.invariants_check(now=timezone.now())
     return {finding.kind: finding.count for finding in findings}
 
 
 def daily_report_send() -> dict:
     """Weekdays 08:00: email today's report to support (once per London day, whatever reruns)."""
-    sent = send(now=timezone.now())
+    sent = reports.daily_report_send(now=timezone.now())
     logger.info("daily_report_send: %s", "written to the outbox" if sent else "already written today")
     return {"written": sent}

@@ -3,36 +3,33 @@
 Each check records one ``InvariantFinding`` row per kind (a count of 0 means the invariant
 held), so support sees both when the last check ran and what it found; every finding
 with a count is also logged at ERROR, for alerting on logs. Rows older than
-``RETENTION`` are pruned by the check itself.
+``RETENTION`` are pruned by the check itself. The latest and recent findings are read
+through ``apps.monitoring.selectors``.
 """
 
 import logging
 from datetime import datetime, timedelta
 
-import django_rq
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, DateTimeField, ExpressionWrapper, Min
-from django.db.models.functions import Now
 
-from apps.applications.models import InvariantFinding
 from apps.applications.selectors import (
     application_ids_in_timed_state_without_deadline,
     overdue_deadlines,
     unsubmitted_after_close,
 )
-from apps.outbox.models import OutboxEmail, OutboxStatus
+from apps.monitoring.job_registries import failed_job_counts
+from apps.monitoring.models import InvariantFinding
+from apps.outbox.selectors import OutboxSample, outbox_failed, outbox_stuck
 
 logger = logging.getLogger(__name__)
 
 #: A passed deadline not processed after this is a lagging sweep (the goal is 90 s).
 SWEEP_GRACE = timedelta(minutes=5)
-#: The daily close_cycle entry runs at 00:01; a cycle closed a day ago must be done by now.
+#: The daily cycles_close_due entry runs at 00:01; a cycle closed a day ago must be done by now.
 CLOSE_CYCLE_GRACE = timedelta(hours=25)
 #: An outbox row still pending after this is stuck (delivery is enqueued on commit).
 OUTBOX_GRACE = timedelta(minutes=15)
 RETENTION = timedelta(days=30)
-RECENT = timedelta(days=7)
 
 #: What each kind of finding means, for the support page and the daily report.
 DESCRIPTIONS = {
@@ -41,25 +38,18 @@ DESCRIPTIONS = {
     "overdue_close_cycle": "Unsubmitted applications in a cycle closed more than 25 hours ago",
     "timed_state_without_deadline": "Applications awaiting a decision or holding an offer without a deadline",
     "outbox_stuck": "Emails pending for more than 15 minutes",
-    "outbox_failed": "Emails that failed after every attempt",
+    "outbox_failed": "Emails given up after every delivery attempt: never sent (sample_errors says why)",
     "failed_jobs": "Jobs in RQ's failed registries",
 }
 
 
-def failed_job_counts() -> dict[str, int]:
-    """Jobs in RQ's failed registry, per queue."""
-    return {name: django_rq.get_queue(name).failed_job_registry.count for name in settings.RQ_QUEUES}
-
-
-def _outbox(qs) -> tuple[int, dict]:
-    stats = qs.aggregate(count=Count("pk"), oldest=Min("created_at"))
-    detail = {}
-    if stats["count"]:
-        detail = {
-            "oldest_created_at": stats["oldest"].isoformat(),
-            "sample_keys": list(qs.order_by("created_at").values_list("key", flat=True)[:10]),
-        }
-    return stats["count"], detail
+def _outbox_detail(found: OutboxSample, *, with_errors: bool = False) -> dict:
+    if not found.count:
+        return {}
+    detail = {"oldest_created_at": found.oldest_created_at.isoformat(), "sample_keys": [key for key, _ in found.sample]}
+    if with_errors:  # the last error of each, once per distinct error: what support must fix
+        detail["sample_errors"] = list(dict.fromkeys(error[:200] for _, error in found.sample))
+    return detail
 
 
 def _findings(now: datetime) -> list[InvariantFinding]:
@@ -84,12 +74,14 @@ def _findings(now: datetime) -> list[InvariantFinding]:
     detail = {"sample_ids": ids} if count else {}
     findings.append(InvariantFinding(kind="timed_state_without_deadline", count=count, detail=detail))
 
-    stale = ExpressionWrapper(Now() - OUTBOX_GRACE, output_field=DateTimeField())
-    pending = OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING)  # the partial index
-    count, detail = _outbox(pending.filter(created_at__lte=stale))
-    findings.append(InvariantFinding(kind="outbox_stuck", count=count, detail=detail))
-    count, detail = _outbox(OutboxEmail.objects.filter(status=OutboxStatus.FAILED))
-    findings.append(InvariantFinding(kind="outbox_failed", count=count, detail=detail))
+    stuck = outbox_stuck(grace=OUTBOX_GRACE)
+    findings.append(InvariantFinding(kind="outbox_stuck", count=stuck.count, detail=_outbox_detail(stuck)))
+    failed_emails = outbox_failed()
+    findings.append(
+        InvariantFinding(
+            kind="outbox_failed", count=failed_emails.count, detail=_outbox_detail(failed_emails, with_errors=True)
+        )
+    )
 
     failed = failed_job_counts()
     findings.append(
@@ -120,16 +112,3 @@ def invariants_check(*, now: datetime) -> list[InvariantFinding]:
                 extra={"invariant": finding.kind, "count": finding.count},
             )
     return findings
-
-
-def invariant_findings_latest() -> list[InvariantFinding]:
-    """The findings of the most recent check (every kind, broken or not)."""
-    latest = InvariantFinding.objects.order_by("-checked_at").values_list("checked_at", flat=True).first()
-    if latest is None:
-        return []
-    return list(InvariantFinding.objects.filter(checked_at=latest).order_by("kind"))
-
-
-def invariant_findings_recent(*, now: datetime, limit: int = 100) -> list[InvariantFinding]:
-    """Broken invariants found in the last week, newest first."""
-    return list(InvariantFinding.objects.filter(checked_at__gte=now - RECENT, count__gt=0)[:limit])

@@ -9,11 +9,17 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from rq import SimpleWorker
+from rq.job import JobStatus
 
-from apps.applications.invariants import invariants_check
-from apps.applications.models import ApplicationEvent, ApplicationState, InvariantFinding
-from apps.applications.reports import daily_report_build, daily_report_send
+from apps.applications.actors import Actor
+from apps.applications.models import ApplicationEvent, ApplicationState
+from apps.applications.services import application_make_offer
+from apps.monitoring.invariants import DESCRIPTIONS, invariants_check
+from apps.monitoring.job_registries import failed_job_counts
+from apps.monitoring.models import InvariantFinding
+from apps.monitoring.reports import daily_report_build, daily_report_send
 from apps.outbox.models import OutboxEmail, OutboxStatus
+from apps.outbox.services import MAX_ATTEMPTS, outbox_emails_deliver
 from tests.factories import make_application, make_cycle, make_provider_user, make_support_user, make_user
 
 pytestmark = pytest.mark.django_db
@@ -148,11 +154,39 @@ def test_broken_invariants_are_counted_stored_and_logged_as_errors(caplog):
     assert findings["overdue_close_cycle"].detail["sample_ids"] == [left_open.pk]
     assert findings["outbox_stuck"].detail["sample_keys"] == ["stuck:1"]
     assert findings["failed_jobs"].detail == {"per_queue": {"sweeps": 0, "default": 0, "email": 1, "email_bulk": 0}}
-    errors = [r.getMessage() for r in caplog.records if r.name == "apps.applications.invariants"]
-    assert {r.levelno for r in caplog.records if r.name == "apps.applications.invariants"} == {logging.ERROR}
+    errors = [r.getMessage() for r in caplog.records if r.name == "apps.monitoring.invariants"]
+    assert {r.levelno for r in caplog.records if r.name == "apps.monitoring.invariants"} == {logging.ERROR}
     assert len(errors) == 7
     assert any(message.startswith("invariant broken: overdue_reject_by_default: 1") for message in errors)
     assert InvariantFinding.objects.filter(count__gt=0).count() == 7
+
+
+def test_an_email_that_failed_for_good_is_reported_with_its_error_and_logged(settings, smtp_server, caplog):
+    """Bad data (here a recipient address) makes every delivery attempt fail: the candidate is
+    never told, and the hourly check says so, with the reason."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    application = make_application(state=S.AWAITING_PROVIDER_DECISION)
+    application_make_offer(application_id=application.pk, actor=Actor(), now=timezone.now())
+    email = OutboxEmail.objects.get(key=f"offer:candidate:{application.pk}")
+    OutboxEmail.objects.filter(pk=email.pk).update(to=["candidate@example.com\nBcc: x@example.com"])
+    for _ in range(MAX_ATTEMPTS):
+        OutboxEmail.objects.filter(pk=email.pk).update(lease_until=None)  # each backoff over
+        outbox_emails_deliver(email_ids=[email.pk])
+    email.refresh_from_db()
+    assert (email.status, email.attempts, smtp_server.messages) == (OutboxStatus.FAILED, MAX_ATTEMPTS, [])
+
+    with caplog.at_level(logging.ERROR):
+        finding = {f.kind: f for f in invariants_check(now=timezone.now())}["outbox_failed"]
+
+    assert finding.count == 1
+    assert finding.detail["sample_keys"] == [email.key]
+    assert finding.detail["oldest_created_at"] == email.created_at.isoformat()
+    assert finding.detail["sample_errors"] == [email.last_error[:200]]
+    assert finding.detail["sample_errors"][0].startswith("ValueError: Invalid address")
+    [logged] = [r for r in caplog.records if getattr(r, "invariant", None) == "outbox_failed"]
+    assert logged.levelno == logging.ERROR and logged.count == 1
+    assert "never sent" in DESCRIPTIONS["outbox_failed"]
 
 
 def test_old_findings_are_pruned():
@@ -208,7 +242,7 @@ def test_health_page_shows_each_backlog_its_drain_rate_and_time_to_empty(client)
     from apps.applications import services
     from apps.applications.actors import Actor
     from apps.applications.selectors import overdue_deadlines
-    from apps.applications.support_views import _drains
+    from apps.monitoring.health import _drains
 
     past = timezone.now() - timedelta(minutes=2)
     due = [make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=past) for _ in range(4)]
@@ -229,3 +263,37 @@ def test_health_page_shows_each_backlog_its_drain_rate_and_time_to_empty(client)
     page = client.get("/support/health/").content.decode()
     assert "Backlogs and how fast they drain" in page
     assert "about 60 s" in page and "not draining" not in page.split("emails:")[0]
+
+
+def _abandon_one_sweep():
+    """A real abandoned sweep: the clock's job, started by a worker that then vanished; RQ's
+    own registry maintenance moves it to the failed registry with AbandonedJobError."""
+    from rq.registry import StartedJobRegistry
+
+    queue = django_rq.get_queue("sweeps")
+    job = queue.enqueue("jobs.maintenance.sessions_clear_expired", meta={"clock_entry": "clear_sessions"})
+    queue.connection.lrem(queue.key, 1, job.id)  # taken by a worker ...
+    job.set_status(JobStatus.STARTED)
+    registry = StartedJobRegistry(queue=queue)
+    # ... whose execution's heartbeat expired long ago (score: expiry time): the worker is gone.
+    queue.connection.zadd(registry.key, {f"{job.id}:lost-execution": 1})
+    registry.cleanup()
+    assert queue.failed_job_registry.count == 1
+    return job
+
+
+def test_an_abandoned_sweep_is_not_an_alarm_but_a_failed_sweep_or_process_job_is(client):
+    _abandon_one_sweep()
+
+    assert failed_job_counts() == {"sweeps": 0, "default": 0, "email": 0, "email_bulk": 0}
+    findings = {f.kind: f.count for f in invariants_check(now=timezone.now())}
+    assert findings["failed_jobs"] == 0
+    client.force_login(make_support_user())
+    page = client.get("/support/health/").content.decode()
+    assert "1 sweep abandoned by a" in page
+
+    failing = django_rq.get_queue("sweeps")
+    failing.enqueue("jobs.cycles.applications_mark_not_sent", "not-a-list", meta={"clock_entry": "close_cycle"})
+    SimpleWorker([failing], connection=failing.connection).work(burst=True)
+    _fail_one_job("default")
+    assert failed_job_counts() == {"sweeps": 1, "default": 1, "email": 0, "email_bulk": 0}

@@ -2,6 +2,7 @@
 
 It goes through the outbox under the key ``report:daily:<London date>``, so a rerun the
 same day (a retry, "run now" on the Schedule page, a second clock) sends nothing twice.
+Its email templates are the outbox's (``apps/outbox/templates/emails/daily_report.*``).
 """
 
 from dataclasses import dataclass, field
@@ -11,16 +12,16 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max
 
-from apps.applications.invariants import failed_job_counts, invariant_findings_recent
-from apps.applications.models import ApplicationEvent, ApplicationState, InvariantFinding
+from apps.applications.models import ApplicationEvent, ApplicationState
+from apps.applications.rules import TIMED_RULES
 from apps.applications.selectors import application_counts_by_state, overdue_deadlines
 from apps.applications.working_days import london_date
-from apps.outbox.models import OutboxEmail, OutboxQueue
+from apps.monitoring.job_registries import failed_job_counts
+from apps.monitoring.models import InvariantFinding
+from apps.monitoring.selectors import invariant_findings_recent
+from apps.outbox.models import OutboxQueue
+from apps.outbox.selectors import outbox_email_exists
 from apps.outbox.services import Email, outbox_emails_add
-
-#: Timed transitions, and the deadline each one follows.
-TIMED_KINDS = {"reject_by_default": "reject_by_default_at", "decline_by_default": "decline_by_default_at"}
-
 
 @dataclass
 class SweepLateness:
@@ -61,8 +62,9 @@ def daily_report_build(*, now: datetime) -> DailyReport:
     counts = application_counts_by_state()
     sweeps = []
     overdue = {item.rule: item for item in overdue_deadlines()}
-    for kind, deadline_field in TIMED_KINDS.items():
-        processed, max_late = _processed_last_day(kind, deadline_field, now - timedelta(days=1))
+    for rule in TIMED_RULES:  # the timed transitions, and the deadline each one follows
+        kind = rule.kind
+        processed, max_late = _processed_last_day(kind, rule.deadline_field, now - timedelta(days=1))
         sweeps.append(
             SweepLateness(
                 rule=kind,
@@ -86,7 +88,7 @@ def daily_report_build(*, now: datetime) -> DailyReport:
 def daily_report_send(*, now: datetime) -> bool:
     """Email today's report to support through the outbox; False if today's was already written."""
     key = report_key(now)
-    if OutboxEmail.objects.filter(key=key).exists():
+    if outbox_email_exists(key=key):
         return False
     report = daily_report_build(now=now)
     with transaction.atomic():

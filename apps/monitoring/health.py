@@ -1,0 +1,155 @@
+"""The Health page's figures and verdict: the health of the timed rules (an overall verdict
+first, then invariant findings, sweep lag, failed jobs). The page itself is in
+``apps.monitoring.views``; support's first page shows the same verdict (``support_attention``).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from redis.exceptions import RedisError
+
+from apps.applications.selectors import Overdue, overdue_deadlines, timed_transitions_last_minute
+from apps.core.redis import redis_connection
+from apps.monitoring.invariants import DESCRIPTIONS
+from apps.monitoring.job_registries import FailedJobs, failed_jobs, worker_count
+from apps.monitoring.selectors import invariant_findings_latest, invariant_findings_recent
+from apps.outbox.selectors import outbox_backlog
+from apps.scheduling.clock_state import ENTRIES_KEY, ClockState, clock_liveness
+
+#: A deadline processed within this is the sweeps working as designed (one every minute,
+#: plus the batch); past it, support should look.
+LAG_ALARM_SECONDS = 180
+#: An email backlog that has not moved for this long, while waiting, is stuck.
+EMAIL_STUCK_SECONDS = 300
+#: How often the Health page refreshes its figures.
+REFRESH_SECONDS = 10
+
+
+def _described(findings):
+    return [(finding, DESCRIPTIONS.get(finding.kind, finding.kind)) for finding in findings]
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A backlog and how fast it goes: per rule, and per email queue, over the last minute."""
+
+    name: str
+    backlog: int
+    oldest: datetime | None
+    done_last_minute: int
+
+    @property
+    def per_second(self) -> float:
+        return self.done_last_minute / 60
+
+    @property
+    def seconds_to_empty(self) -> int | None:
+        """Expected time to empty at the last minute's rate; None while nothing drains."""
+        if not self.backlog:
+            return 0
+        return round(self.backlog / self.per_second) if self.done_last_minute else None
+
+
+def _drains(overdue: list[Overdue]) -> list[Drain]:
+    done = timed_transitions_last_minute()
+    rules = [Drain(item.rule, item.count, item.oldest, done[item.rule]) for item in overdue]
+    emails = [
+        Drain(f"emails: {item.label.lower()}", item.pending, item.oldest_available_at, item.sent_last_minute)
+        for item in outbox_backlog()
+    ]
+    return rules + emails
+
+
+@dataclass
+class Verdict:
+    """The service's health in one word and the reasons: "ok", "warning" (look when you can)
+    or "problem" (a rule is not being enforced, or emails are not going out)."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def level(self) -> str:
+        return "problem" if self.problems else "warning" if self.warnings else "ok"
+
+    @property
+    def title(self) -> str:
+        return {
+            "ok": "All is well: the timed rules are running on time",
+            "warning": "Working, but needs a look",
+            "problem": "Something is wrong: act now",
+        }[self.level]
+
+
+def paused_entries() -> list[str]:
+    """Names of the clock entries support has paused (read from Redis; raises RedisError)."""
+    connection = redis_connection()
+    names = sorted(name.decode() for name in connection.smembers(ENTRIES_KEY))
+    return [name for name, state in ClockState(connection).states(names).items() if state and state.paused]
+
+
+def _queue_checks(verdict: Verdict, now: datetime, failed: FailedJobs | None) -> None:
+    """What only Redis knows: clocks, workers, paused rules, failed jobs (raises RedisError)."""
+    connection = redis_connection()
+    clock = clock_liveness(connection, now)
+    if clock["status"] != "ok":
+        verdict.problems.append("No clock is running: no rule runs on its timetable. Start clock.py.")
+    if not worker_count():
+        verdict.problems.append("No worker is running: jobs wait in their queues. Start a worker.")
+    for name in paused_entries():
+        verdict.warnings.append(f"{name} is paused on the Schedule page: it runs only when resumed.")
+    total = (failed or failed_jobs()).total
+    if total:
+        verdict.warnings.append(f"{total} failed job{'s' if total != 1 else ''}: inspect or requeue on the jobs dashboard.")
+
+
+def health_verdict(
+    *, now: datetime, overdue: list[Overdue], drains: list[Drain] | None = None, latest=None,
+    failed: FailedJobs | None = None,
+) -> Verdict:
+    verdict = Verdict()
+    try:
+        _queue_checks(verdict, now, failed)
+    except RedisError:
+        verdict.problems.append("The job queue (Redis) is not answering: no job runs until it is back.")
+    for item in overdue:
+        if item.count and item.lag_seconds(now) > LAG_ALARM_SECONDS:
+            verdict.problems.append(
+                f"{item.count} deadline{'s' if item.count != 1 else ''} passed more than "
+                f"{LAG_ALARM_SECONDS // 60} minutes ago and not yet processed ({item.rule})."
+            )
+    for drain in drains or []:
+        stuck = drain.oldest is not None and (now - drain.oldest).total_seconds() > EMAIL_STUCK_SECONDS
+        if drain.name.startswith("emails") and drain.backlog and drain.seconds_to_empty is None and stuck:
+            verdict.problems.append(f"{drain.name}: {drain.backlog} waiting and none sent in the last minute.")
+    for finding in latest or []:
+        if not finding.ok:
+            verdict.warnings.append(
+                f"The last invariant check found {finding.count}: {DESCRIPTIONS.get(finding.kind, finding.kind)}."
+            )
+    return verdict
+
+
+def support_attention(*, now: datetime) -> Verdict:
+    """What needs support's attention, for their first page (never raises on Redis errors)."""
+    return health_verdict(now=now, overdue=overdue_deadlines(), latest=invariant_findings_latest())
+
+
+def health_context(*, now: datetime) -> dict:
+    """Everything the Health page shows, read once."""
+    overdue = overdue_deadlines()  # a count over what is due: read once for both tables
+    drains = _drains(overdue)
+    latest = invariant_findings_latest()
+    failed = failed_jobs()  # a read per failed sweep: once for the verdict and the table
+    return {
+        "now": now,
+        "verdict": health_verdict(now=now, overdue=overdue, drains=drains, latest=latest, failed=failed),
+        "drains": [(drain, round((now - drain.oldest).total_seconds()) if drain.oldest else 0) for drain in drains],
+        "latest": _described(latest),
+        "recent": _described(invariant_findings_recent(now=now)),
+        "overdue": [(item, round(item.lag_seconds(now))) for item in overdue],
+        "failed_jobs": failed.per_queue,
+        "abandoned_sweeps": failed.abandoned_sweeps,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
