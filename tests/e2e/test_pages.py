@@ -1,0 +1,115 @@
+"""Every main page, as each role sees it: it fits a 390 px phone screen without scrolling
+sideways (with the Content-Security-Policy enforced and no console error), and axe-core
+finds no serious or critical accessibility violation. With SCREENSHOTS=1 the phone test
+also saves each page at 390 and 1280 px to docs/screenshots/."""
+
+import importlib
+from datetime import timedelta
+from pathlib import Path
+
+import axe_playwright_python
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from apps.applications.models import ApplicationState
+from tests.e2e.conftest import DESKTOP, PHONE, screenshot
+from tests.factories import make_application, make_course, make_provider, make_provider_user, make_support_user, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+S = ApplicationState
+AXE_JS = Path(axe_playwright_python.__file__).parent / "axe.min.js"  # axe-core, bundled by the package
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+# (role, page, path): {application} is the provider's application awaiting a decision.
+PAGES = [
+    ("anonymous", "login", "/login/"),
+    ("provider", "list", "/"),
+    ("provider", "application", "/{application}/"),
+    ("candidate", "list", "/"),
+    ("candidate", "application", "/{offer}/"),
+    ("support", "list", "/"),
+    ("support", "schedule", "/schedule/"),
+    ("support", "health", "/support/health/"),
+    ("support", "admin", "/admin/"),
+    ("support", "jobs-dashboard", "/django-rq/"),
+]
+IDS = [f"{role}-{name}" for role, name, _ in PAGES]
+
+
+def support_with_admin_rights():
+    """The Support group as migration 0010 makes it (a transactional test's flush emptied it)."""
+    user = make_support_user(username="support")
+    group = user.groups.get()
+    migration = importlib.import_module("apps.applications.migrations.0010_support_group")
+    for label, codenames in migration.PERMISSIONS.items():
+        group.permissions.add(*Permission.objects.filter(content_type__app_label=label, codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def world():
+    """A provider with a few applications in different states, its user, a candidate and support."""
+    now = timezone.now()
+    provider = make_provider(name="Riverside Teaching School", code="RVS")
+    courses = [
+        make_course(provider=provider, name="Primary with mathematics", code="X100"),
+        make_course(provider=provider, name="Secondary physics", code="F300"),
+    ]
+    candidate = make_user(username="ada-lovelace", first_name="Ada", last_name="Lovelace")
+    application = make_application(candidate=make_user(username="grace-hopper"), course=courses[0],
+                                   state=S.AWAITING_PROVIDER_DECISION, submitted_at=now - timedelta(days=3),
+                                   reject_by_default_at=now + timedelta(days=25))
+    offer = make_application(candidate=candidate, course=courses[1], state=S.OFFER, submitted_at=now - timedelta(days=9),
+                             offered_at=now - timedelta(days=1), decline_by_default_at=now + timedelta(days=12))
+    for n, (state, deadline) in enumerate([(S.INTERVIEWING, "reject_by_default_at"), (S.AWAITING_PROVIDER_DECISION, "reject_by_default_at"),
+                                           (S.REJECTED, None), (S.ACCEPTED, None), (S.UNSUBMITTED, None)]):
+        fields = {deadline: now + timedelta(days=4 + 6 * n)} if deadline else {}
+        make_application(candidate=make_user(username=f"candidate-{n + 2}"), course=courses[n % 2], state=state,
+                         submitted_at=None if state == S.UNSUBMITTED else now - timedelta(days=20 - n), **fields)
+    make_application(state=S.AWAITING_PROVIDER_DECISION, submitted_at=now, reject_by_default_at=now + timedelta(days=28))
+    users = {
+        "anonymous": None,
+        "provider": make_provider_user(provider=provider, username="rivers-admin"),
+        "candidate": candidate,
+        "support": support_with_admin_rights(),
+    }
+    return users, {"application": application.pk, "offer": offer.pk}
+
+
+def open_page(browsing, world, role, path, **options):
+    users, ids = world
+    page = browsing.page(user=users[role], **options)
+    response = page.goto(path.format(**ids))
+    assert response.status == 200, f"{path}: {response.status}\n{browsing.stack.logs()}"
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    return page
+
+
+@pytest.mark.parametrize(("role", "name", "path"), PAGES, ids=IDS)
+def test_the_page_fits_a_phone_and_axe_finds_no_serious_violation(browsing, world, role, name, path):
+    page = open_page(browsing, world, role, path, viewport=PHONE)
+    if name == "health":
+        expect(page.locator("#verdict")).not_to_be_empty()  # the overall verdict, in words
+    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    screenshot(page, f"{role}-{name}-390")
+    page.set_viewport_size(DESKTOP)
+    screenshot(page, f"{role}-{name}-1280")
+    assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 390 px wide"
+    assert browsing.problems == [], "the page must work under the Content-Security-Policy"
+
+    # The policy would block the injected axe-core script: this context alone bypasses it.
+    page = open_page(browsing, world, role, path, viewport=PHONE, bypass_csp=True)
+    violations = []
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        page.add_script_tag(path=str(AXE_JS))
+        results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        violations += [
+            f"{viewport['width']} px, {violation['impact']}: {violation['id']} ({violation['help']}) at "
+            + ", ".join(" ".join(map(str, node["target"])) for node in violation["nodes"][:5])
+            for violation in results["violations"]
+            if violation["impact"] in BLOCKING_IMPACTS
+        ]
+    assert violations == [], "\n".join(violations)
