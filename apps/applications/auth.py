@@ -1,7 +1,19 @@
-"""Authentication backend: Django's, loading the signed-in user with their provider membership."""
+"""Who the signed-in user is, and whether they act as support.
+
+The support role is the permission ``applications.act_as_support``, held through the
+"Support" group (migration 0010 creates it); superusers hold every permission. Staff
+status alone only lets a user into the admin, where their permissions decide the rest.
+"""
+
+from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+SUPPORT_PERMISSION = "applications.act_as_support"
+SUPPORT_GROUP = "Support"
 
 
 class UserWithProviderBackend(ModelBackend):
@@ -15,3 +27,21 @@ class UserWithProviderBackend(ModelBackend):
         except user_model.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
+
+
+def is_support(user) -> bool:
+    """Sees every application, acts for any provider, uses the Schedule, Health and jobs dashboard."""
+    return user.has_perm(SUPPORT_PERMISSION)
+
+
+def support_required(view):
+    """Support only: anonymous users are sent to sign in, everyone else gets 403 and nothing changes."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not is_support(request.user):
+            return render(request, "applications/support_only.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -14,3 +14,29 @@ class TransitionNotAllowed(DomainError):
         label = ApplicationState(current_state).label.lower()
         super().__init__(f"Cannot {action} application {application_id}: it is now {label}.")
         self.current_state = current_state
+
+
+class DeadlinePassed(DomainError):
+    """An actor's transition after the live deadline: the rule binds at the instant it passes.
+
+    The sweep records the by-default transition (within a minute or two); until then the
+    application already counts as rejected or declined by default, and no one can act on it.
+    """
+
+    def __init__(self, *, application_id, current_state, deadline):
+        from django.utils import timezone
+
+        from apps.applications.models import ApplicationState
+        from apps.applications.working_days import LONDON
+
+        moment = timezone.localtime(deadline, LONDON)
+        when = f"{moment.day} {moment:%B %Y} at {moment:%H:%M} {moment.tzname()}"
+        if current_state == ApplicationState.OFFER:
+            what = f"The deadline to answer the offer on application {application_id} passed on {when}"
+            outcome = "the offer is declined by default"
+        else:
+            what = f"The provider's deadline to decide on application {application_id} passed on {when}"
+            outcome = "the application is rejected by default"
+        super().__init__(f"{what}: {outcome}. Nothing changed.")
+        self.current_state = current_state
+        self.deadline = deadline
