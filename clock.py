@@ -17,9 +17,13 @@ from apps.scheduling.timetable import Entry, TimetableError, timetable_from_sett
 
 LONDON = "Europe/London"
 
+#: Each entry is named after the job function it runs (``job``'s last part), so a run seen in
+#: the logs, the job ids (``clock-<name>-<tick>``) or the metrics' ``entry`` label leads
+#: straight to the code; ``title`` is what the Schedule page shows.
 TIMETABLE = [
     Entry(
-        name="reject_applications_by_default",
+        name="applications_reject_due",
+        title="Reject applications by default",
         schedule="* * * * *",
         tz=LONDON,
         job="jobs.applications.applications_reject_due",
@@ -28,7 +32,8 @@ TIMETABLE = [
         "deadline-to-decision lag within the 90 s goal.",
     ),
     Entry(
-        name="decline_offers_by_default",
+        name="applications_decline_due",
+        title="Decline offers by default",
         schedule="* * * * *",
         tz=LONDON,
         job="jobs.applications.applications_decline_due",
@@ -37,7 +42,8 @@ TIMETABLE = [
         "the lag from deadline to declined within the 90 s goal.",
     ),
     Entry(
-        name="deliver_outbox",
+        name="outbox_emails_deliver_due",
+        title="Deliver outbox",
         schedule="* * * * *",
         tz=LONDON,
         job="jobs.outbox.outbox_emails_deliver_due",
@@ -46,7 +52,8 @@ TIMETABLE = [
         "(Redis down at commit, a killed worker) within a minute.",
     ),
     Entry(
-        name="chase_providers",
+        name="applications_chase_providers_due",
+        title="Chase providers",
         schedule="35 * * * *",
         tz=LONDON,
         job="jobs.chasers.applications_chase_providers_due",
@@ -55,15 +62,17 @@ TIMETABLE = [
         "daily) so a missed run costs an hour. Off the hour, apart from the other hourly entries.",
     ),
     Entry(
-        name="chase_candidates",
+        name="applications_chase_candidates_due",
+        title="Chase candidates",
         schedule="40 * * * *",
         tz=LONDON,
         job="jobs.chasers.applications_chase_candidates_due",
         queue="sweeps",
-        why="As chase_providers, five minutes later so the two fan-outs do not share a worker burst.",
+        why="As applications_chase_providers_due, five minutes later so the two fan-outs do not share a worker burst.",
     ),
     Entry(
-        name="detect_invariants",
+        name="invariants_check",
+        title="Detect invariants",
         schedule="30 * * * *",
         tz=LONDON,
         job="jobs.monitoring.invariants_check",
@@ -72,7 +81,8 @@ TIMETABLE = [
         "the chasers' fan-out, so their own queue time is not mistaken for lag.",
     ),
     Entry(
-        name="close_cycle",
+        name="cycles_close_due",
+        title="Close cycle",
         schedule="1 0 * * *",
         tz=LONDON,
         job="jobs.cycles.cycles_close_due",
@@ -81,16 +91,18 @@ TIMETABLE = [
         "overnight. The job acts only on cycles whose deadline has passed, so a daily run is safe.",
     ),
     Entry(
-        name="daily_report",
+        name="daily_report_send",
+        title="Daily report",
         schedule="0 8 * * 1-5",
         tz=LONDON,
         job="jobs.monitoring.daily_report_send",
         queue="sweeps",
-        why="Support reads it at the start of the working day, after the night's close_cycle and "
+        why="Support reads it at the start of the working day, after the night's cycles_close_due and "
         "the 07:30 invariant check; weekdays only, nobody reads it at the weekend.",
     ),
     Entry(
-        name="clear_sessions",
+        name="sessions_clear_expired",
+        title="Clear sessions",
         schedule="17 3 * * *",
         tz=LONDON,
         job="jobs.maintenance.sessions_clear_expired",
@@ -98,6 +110,26 @@ TIMETABLE = [
         why="Housekeeping at a quiet hour, off the hour so it does not coincide with other daily work.",
     ),
 ]
+
+
+#: Entries renamed: old name -> new name (like jobs/renamed.py for job paths). At start-up a
+#: clock gives each old entry's state in Redis (last tick, pause, last job, runs) and its
+#: recorded tick in the database to the new name, once, so a deploy that renames entries
+#: neither skips a tick that fell while no clock ran nor forgets a pause
+#: (tests/apps/scheduling/test_clock_renames.py). A line can go once every deployment has
+#: run a clock of this version: the old names are gone from Redis and the database then.
+RENAMED_ENTRIES = {
+    # 2026-11: entries named after their jobs (issue 12).
+    "reject_applications_by_default": "applications_reject_due",
+    "decline_offers_by_default": "applications_decline_due",
+    "deliver_outbox": "outbox_emails_deliver_due",
+    "chase_providers": "applications_chase_providers_due",
+    "chase_candidates": "applications_chase_candidates_due",
+    "detect_invariants": "invariants_check",
+    "close_cycle": "cycles_close_due",
+    "daily_report": "daily_report_send",
+    "clear_sessions": "sessions_clear_expired",
+}
 
 
 def _print_timetable(entries: list[Entry]) -> None:
@@ -155,8 +187,15 @@ def main(argv=None) -> int:
 
     from apps.core.redis import redis_connection
     from apps.scheduling.runner import Clock
+    from apps.scheduling.ticks import DatabaseTicks
 
-    clock = Clock(entries, redis_connection(), poll_interval=float(os.environ.get("CLOCK_POLL_INTERVAL", "0.5")))
+    clock = Clock(
+        entries,
+        redis_connection(),
+        poll_interval=float(os.environ.get("CLOCK_POLL_INTERVAL", "0.5")),
+        ticks=DatabaseTicks(),
+        renamed=RENAMED_ENTRIES,
+    )
     clock.install_signal_handlers()
     clock.run_forever()
     return 0

@@ -30,12 +30,12 @@ from apps.applications.models import (
     ApplicationEvent,
     ChaserSent,
     Course,
-    InvariantFinding,
     NonWorkingPeriod,
     Provider,
     ProviderUser,
     RecruitmentCycle,
 )
+from apps.monitoring.models import InvariantFinding
 from apps.outbox.models import OutboxEmail
 
 SEED_VERSION = 2  # 2: applications carry their chaser-sent flags
@@ -348,7 +348,7 @@ def _seed_history(count: int) -> None:
         "body_text": "'Dear ' || p.name || E',\\n\\nA candidate has applied to ' || c.name || E'.\\n\\nApply\\n'",
         "body_html": "''", "template": "'application_submitted'", "status": "'sent'", "attempts": "1",
         "lease_token": "''", "created_at": "a.submitted_at", "available_at": "a.submitted_at",
-        "sweep_after": "a.submitted_at", "sent_at": "a.submitted_at + interval '2 seconds'", "last_error": "''",
+        "sweep_after": "NULL", "sent_at": "a.submitted_at + interval '2 seconds'", "last_error": "''",
     }, f"{window.replace('a WHERE', 'a JOIN ' + T['course'] + ' c ON c.id = a.course_id JOIN ' + T['provider'] + ' p ON p.id = c.provider_id WHERE')} AND a.submitted_at IS NOT NULL")
     for phase, table, parts in (("events", T["event"], [submit_events, transition_events]),
                                 ("outbox", T["outbox"], [sent_emails])):

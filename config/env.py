@@ -1,7 +1,9 @@
 """The one place settings read the environment.
 
 Every value has a production-safe default or is required; a malformed value fails at
-start-up with the variable's name, never later inside a request or a job.
+start-up with the variable's name, never later inside a request or a job. A variable set
+to nothing (``DJANGO_SECRET_KEY=`` in a ``.env`` file or a deploy template whose value was
+never filled in) counts as unset: a required one fails, an optional one takes its default.
 """
 
 import os
@@ -9,13 +11,13 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 _MISSING = object()
 
 
 def _raw(name, default):
     value = os.environ.get(name)
-    if value is None:
+    if value is None or not value.strip():
         if default is _MISSING:
             raise ImproperlyConfigured(f"Set the environment variable {name}.")
         return None

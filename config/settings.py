@@ -5,10 +5,14 @@ environment variables; defaults are the production-safe choice. Every variable i
 in the README's configuration table.
 """
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from csp.constants import NONCE, NONE, SELF
 
 from config import env
 
@@ -35,22 +39,32 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "axes",
     "apps.core",
     "apps.applications",
     "apps.outbox",
     "apps.scheduling",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Hands the signed-in user's id (never the name) to gunicorn's access log line.
+    "apps.core.middleware.AccessLogUserMiddleware",
+    "apps.core.middleware.PrivateCacheMiddleware",
+    "apps.core.middleware.RedisUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -66,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -89,11 +104,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: tests start real worker and clock processes that share it
     # (one per test run, so two runs on one machine do not collide).
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # pg_stat_activity shows which service holds each connection (web, worker, clock).
+    DATABASES["default"]["OPTIONS"] = {"application_name": f"apply-{SERVICE_NAME}", **DATABASES["default"].pop("OPTIONS", {})}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and RQ ------------------------------------------------------------------
 # https://github.com/rq/django-rq#installation
 # Tests use another Redis database number than the local run (see tests/settings_env.py).
+# TLS: rediss://:password@host:6380/0; a private CA's certificate goes in the URL as
+# ?ssl_ca_certs=/path/ca.pem (redis-py reads it from the query; django-rq requires a
+# verified certificate for rediss://). The README's "Redis in production" section.
 REDIS_URL = env.str_("REDIS_URL", "redis://127.0.0.1:6379/0")
 JOB_TIMEOUT = 25  # seconds; every job stays well under it (SPEC section 4)
 RQ_QUEUES = {
@@ -113,17 +134,22 @@ RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "apps.core.worker.Worker"}
 # A worker whose resident memory grows past this (a leaking job) exits after its job and
 # is restarted by its supervisor (apps/core/worker.py says why workers do not fork).
 WORKER_MAX_RSS_MB = env.int_("WORKER_MAX_RSS_MB", 512)
-RQ_SHOW_ADMIN_LINK = True
+# django-rq's copy of the dashboard inside the admin checks is_staff only; the dashboard is
+# served once, at /django-rq/, behind the support permission (config/urls.py).
+RQ_SHOW_ADMIN_LINK = False
 
 # --- Business rules ----------------------------------------------------------------
+# Overrides of the rules' working-day counts. The defaults are the rules' own, declared
+# with them in apps/applications/rules.py (RBD 20, DBD 10, provider chaser 10, candidate
+# chaser 5); None (variable unset) keeps the default. rules.WorkingDays.count reads these.
 # Working days a provider has to decide before an application is rejected by default.
-APPLY_RBD_WORKING_DAYS = env.int_("APPLY_RBD_WORKING_DAYS", 20)
+APPLY_RBD_WORKING_DAYS = env.int_("APPLY_RBD_WORKING_DAYS", None)
 # Working days a candidate has to answer an offer before it is declined by default.
-APPLY_DBD_WORKING_DAYS = env.int_("APPLY_DBD_WORKING_DAYS", 10)
+APPLY_DBD_WORKING_DAYS = env.int_("APPLY_DBD_WORKING_DAYS", None)
 # Reminders: a provider is chased once when the RBD is within this many working days,
 # a candidate once when the DBD is.
-APPLY_PROVIDER_CHASER_WORKING_DAYS = env.int_("APPLY_PROVIDER_CHASER_WORKING_DAYS", 10)
-APPLY_CANDIDATE_CHASER_WORKING_DAYS = env.int_("APPLY_CANDIDATE_CHASER_WORKING_DAYS", 5)
+APPLY_PROVIDER_CHASER_WORKING_DAYS = env.int_("APPLY_PROVIDER_CHASER_WORKING_DAYS", None)
+APPLY_CANDIDATE_CHASER_WORKING_DAYS = env.int_("APPLY_CANDIDATE_CHASER_WORKING_DAYS", None)
 # The candidate's reject-by-default email goes this long after the provider's (0: at once).
 APPLY_CANDIDATE_EMAIL_DELAY_SECONDS = env.int_("APPLY_CANDIDATE_EMAIL_DELAY_SECONDS", 60)
 # How long ids handed to a queued batch are kept from the next sweep: a batch lost with a
@@ -157,9 +183,11 @@ SUPPORT_EMAIL = env.str_("SUPPORT_EMAIL", "support@apply.localhost")
 EMAIL_MESSAGE_ID_DOMAIN = env.str_("EMAIL_MESSAGE_ID_DOMAIN", "apply.localhost")
 
 # --- Auth --------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out sign-in before any password is hashed. Then
 # Django's model backend, with the provider membership loaded with the user; Django's own
 # stays listed so that sessions signed in before the change keep working.
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     "apps.applications.auth.UserWithProviderBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -173,16 +201,116 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in throttling (https://django-axes.readthedocs.io/en/latest/4_configuration.html),
+# on /login/ and /admin/login/ alike. Failures are counted per username *and* client IP
+# together: a stranger guessing a user's password from one address is stopped, but cannot
+# lock that user out from everywhere (a username-only lockout would let anyone do that),
+# and one office's NAT address is not locked for everyone behind it (an IP-only lockout
+# would). Attempts live in the database, so every gunicorn worker sees the same counts.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int_("AXES_FAILURE_LIMIT", 5)
+if AXES_FAILURE_LIMIT < 1:  # 0 would lock every user out at the first attempt
+    raise ImproperlyConfigured(f"AXES_FAILURE_LIMIT must be at least 1, got {AXES_FAILURE_LIMIT}.")
+# Minutes a lockout lasts, counted from the last attempt (another attempt while locked
+# starts it again). Support can lift it sooner: the README's "Sign-in throttling".
+AXES_COOLOFF_TIME = timedelta(minutes=env.int_("AXES_COOLOFF_MINUTES", 15))
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# HTTP 429 with templates/registration/locked_out.html: when to try again, SUPPORT_EMAIL.
+AXES_LOCKOUT_CALLABLE = "apps.core.sign_in_throttling.lockout_response"
+# A successful sign-in clears the count, so only failures in a row lock anyone out.
+AXES_RESET_ON_SUCCESS = True
+# No row per successful sign-in (axes' AccessLog): a table that only grows, holding who
+# signed in from where, which nothing here reads.
+AXES_DISABLE_ACCESS_LOG = True
+# The client's address (apps/core/sign_in_throttling.py): the peer's for direct connections
+# (0, the default). Behind N reverse proxies that each append to X-Forwarded-For, set
+# TRUSTED_PROXY_COUNT=N; the address N hops from the right is used, which a client cannot
+# forge (whatever it sends itself ends up further left).
+TRUSTED_PROXY_COUNT = env.int_("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "apps.core.sign_in_throttling.client_ip"
+
 # --- Security (https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/) --
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool_("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Probes and the metrics scraper call the web process directly over plain HTTP, inside the
+# network (a redirect to https would fail them): these three paths are not redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int_("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SESSION_COOKIE_SECURE = env.bool_("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# Error reports (the DEBUG page, error emails) hide URLs with credentials as well as
+# Django's usual names (apps/core/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.core.reporting.CredentialsHidingExceptionReporterFilter"
+# https://django-csp.readthedocs.io/en/latest/configuration.html (django-csp 4 format).
+# Scripts and styles come from our own origin only: an injected <script> or inline handler
+# does not run. Our templates have no inline blocks (base.html's styles are a static file);
+# one that needs an inline script gives it nonce="{{ CSP_NONCE }}". Third-party pages:
+# the admin has no inline code. django-rq's dashboard has one inline script, the same in
+# each of its list pages (it wires the bulk actions' checkboxes), allowed by its hash, as
+# are its three inline <style> blocks; its job page's two onclick attributes stay blocked
+# (a clickable row; the row's own link does the same). tests/test_security_headers.py
+# renders every page and fails when a block is not allowed or a hash no longer needed.
+CSP_THIRD_PARTY_SCRIPT_HASHES = ["'sha256-1kZe1KRxelr3ptMPsod17Z6BDvbtm4WcufgsZGvsErM='"]  # django-rq 4.2
+CSP_THIRD_PARTY_STYLE_HASHES = [
+    "'sha256-KKjBAGERxCMkpnyRzzx30Ft5uJyWEE4TggCMJ9MJhMw='",  # django-rq 4.2: confirmation pages
+    "'sha256-3HT4TFoCN6UZR/IBz5IGZ/l8VEv+BIOqCR558/XA3Jg='",  # django-rq 4.2: worker and result details
+    "'sha256-v5MY146GJAjl1QbCe2MklIw9r0xCNOWCEWSPd53tlgQ='",  # django-rq 4.2: queues
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *CSP_THIRD_PARTY_SCRIPT_HASHES],
+        "style-src": [SELF, *CSP_THIRD_PARTY_STYLE_HASHES],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+# https://github.com/adamchainz/django-permissions-policy: no page uses these features.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+        "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+        "xr-spatial-tracking", "browsing-topics",
+    )
+}
+
+# --- Monitoring (apps/monitoring; README "Operations") -----------------------------
+# /metrics answers a scraper that presents this token (Authorization: Bearer <token>)...
+METRICS_TOKEN = env.str_("METRICS_TOKEN", "")
+# ... or whose address is in one of these networks (CIDRs, comma-separated; the address is
+# the peer's, or the client's behind TRUSTED_PROXY_COUNT proxies). Neither set: /metrics is
+# off (404), so a fresh deploy publishes nothing.
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(cidr, strict=False) for cidr in env.list_("METRICS_ALLOWED_NETWORKS", [])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from None
+
+# https://docs.sentry.io/platforms/python/integrations/django/: error reporting, on only
+# when SENTRY_DSN is set; the same call in web, worker and clock (they all load this module).
+SENTRY_DSN = env.str_("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env.str_("SENTRY_ENVIRONMENT", "production")
+try:
+    SENTRY_TRACES_SAMPLE_RATE = float(env.str_("SENTRY_TRACES_SAMPLE_RATE", "0"))
+except ValueError:
+    raise ImproperlyConfigured("SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1.") from None
+if SENTRY_DSN:
+    from apps.monitoring.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        service=SERVICE_NAME,
+    )
 
 # --- Internationalisation ----------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -193,7 +321,9 @@ USE_TZ = True
 
 # --- Static files ------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (each web start collects: config/gunicorn.py). Another
+# path for a read-only image with a writable volume.
+STATIC_ROOT = Path(env.str_("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -1,3 +1,5 @@
+"""Housekeeping jobs."""
+
 from django.core.management import call_command
 
 

@@ -5,29 +5,32 @@ from dataclasses import asdict
 
 import django_rq
 from django.conf import settings
+from rq import get_current_job
 
+from apps.core.queueing.arguments import id_list
+from apps.core.queueing.batching import enqueue_batches
+from apps.core.queueing.sweeps import sweep_lease
+from apps.monitoring.counters import emails_recorded, observed_sweep
+from apps.outbox import services
 from apps.outbox.models import OutboxQueue
-from apps.outbox.services import outbox_emails_deliver as deliver
-from apps.outbox.services import outbox_emails_requeue
-from jobs.arguments import id_list
-from jobs.batching import enqueue_batches, sweep_lease
 
 logger = logging.getLogger(__name__)
 
 
+@observed_sweep("deliver_outbox")
 def outbox_emails_deliver_due() -> dict:
     """Sweep (every minute): the safety net for emails whose on-commit delivery job was lost."""
     with sweep_lease("outbox_emails_deliver_due") as held:
         if not held:
             return {"skipped": True}
         busy = {queue for queue in OutboxQueue.values if django_rq.get_queue(queue).count}
-        groups = outbox_emails_requeue(limit=5000, queues_busy=busy)
+        groups = services.outbox_emails_requeue(limit=5000, queues_busy=busy)
         batches = 0
         for queue, ids in groups.items():
             batches += len(
                 enqueue_batches(
                     queue=queue,
-                    func="jobs.outbox.outbox_emails_deliver",
+                    func=outbox_emails_deliver,
                     ids=ids,
                     batch_size=settings.OUTBOX_BATCH_SIZE,
                     job_prefix="email-batch",
@@ -38,8 +41,10 @@ def outbox_emails_deliver_due() -> dict:
 
 
 def outbox_emails_deliver(email_ids) -> dict:
-    """Send the given outbox emails (claimed in one statement; sent or leased ones are skipped)."""
-    result = deliver(email_ids=id_list(email_ids, name="email_ids"))
+    """Batch job: send the given outbox emails (claimed in one statement; sent or leased ones are skipped)."""
+    result = services.outbox_emails_deliver(email_ids=id_list(email_ids, name="email_ids"))
+    job = get_current_job()
+    emails_recorded(job.origin if job is not None else "none", sent=result.sent, failed=result.failed)
     logger.info("outbox_emails_deliver: %s", asdict(result))
     return asdict(result)
 

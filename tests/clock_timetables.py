@@ -16,8 +16,29 @@ SLOW_SWEEP_EVERY_SECOND = [
 ]
 
 FAST_SWEEPS = [
-    Entry(name="reject_applications_by_default", schedule="*/2 * * * * *", tz="UTC",
+    Entry(name="applications_reject_due", schedule="*/2 * * * * *", tz="UTC",
           job="jobs.applications.applications_reject_due", queue="sweeps", why="test: the minute sweep, faster"),
-    Entry(name="deliver_outbox", schedule="*/2 * * * * *", tz="UTC", job="jobs.outbox.outbox_emails_deliver_due",
+    Entry(name="outbox_emails_deliver_due", schedule="*/2 * * * * *", tz="UTC", job="jobs.outbox.outbox_emails_deliver_due",
           queue="sweeps", why="test: the minute sweep, faster"),
+]
+
+REJECT_SWEEP_EVERY_TWO_SECONDS = [
+    Entry(name="applications_reject_due", schedule="*/2 * * * * *", tz="UTC",
+          job="jobs.applications.applications_reject_due", queue="sweeps", why="test: the minute sweep, faster"),
+]
+
+EVERY_TEN_SECONDS = [
+    Entry(name="every_ten_seconds", schedule="*/10 * * * * *", tz="UTC", job=JOB, queue="sweeps", why="test",
+          skip_if_running=False),
+]
+
+BROWSER_TESTS = [
+    Entry(name="applications_decline_due", schedule="*/2 * * * * *", tz="UTC",
+          job="jobs.applications.applications_decline_due", queue="sweeps",
+          why="test: the minute sweep, faster, so a browser sees an offer declined by default in seconds"),
+    Entry(name="applications_reject_due", schedule="*/2 * * * * *", tz="UTC",
+          job="jobs.applications.applications_reject_due", queue="sweeps",
+          why="test: the minute sweep, faster"),
+    Entry(name="invariants_check", schedule="30 * * * *", tz="Europe/London", job="jobs.monitoring.invariants_check",
+          queue="sweeps", why="test: hourly as in production, so the run a browser starts with Run now stays in view"),
 ]

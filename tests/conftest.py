@@ -21,6 +21,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_database_session_left_open(django_db_setup, django_db_blocker):
+    """On PostgreSQL, name every session still connected to the test database at the end
+    (child processes set application_name to their service): a leak is reported with its owner."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+
+    def others():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, state, left(query, 100) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchall()
+
+    # A child process stopped by the last test closes its connection as it exits; the server
+    # ends that session a moment later. Wait for it (bounded) before the database is dropped.
+    deadline = time.monotonic() + 15
+    with django_db_blocker.unblock():
+        while (left_open := others()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if left_open:
+        import warnings
+
+        warnings.warn(f"database sessions still open at the end of the run: {left_open}", stacklevel=1)
+
+
 @pytest.fixture(autouse=True)
 def redis_db():
     """A clean test Redis database for every test."""

@@ -4,7 +4,9 @@ import itertools
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 
+from apps.applications.auth import SUPPORT_GROUP, SUPPORT_PERMISSION
 from apps.applications.models import (
     Application,
     ApplicationState,
@@ -27,7 +29,15 @@ def make_user(*, username=None, is_staff=False, password="pass-word-123", **fiel
 
 
 def make_support_user(**fields):
-    return make_user(is_staff=True, **fields)
+    """Staff in the Support group. Migration 0010 creates the group with its admin rights; a
+    transactional test's flush empties the table, so it is made again here, with the role."""
+    user = make_user(is_staff=True, **fields)
+    group, created = Group.objects.get_or_create(name=SUPPORT_GROUP)
+    if created:
+        app_label, codename = SUPPORT_PERMISSION.split(".")
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    user.groups.add(group)
+    return user
 
 
 def make_provider(**fields):

@@ -57,7 +57,7 @@ def test_clock_and_worker_reject_a_due_application_and_email_it_once(processes, 
     assert message_ids == [f"<rbd.candidate.{due.pk}@apply.localhost>", f"<rbd.provider.{due.pk}@apply.localhost>"]
     recipients = sorted(message["To"] for message in rbd)
     assert recipients == sorted([due.candidate.email, due.course.provider.email])
-    assert "clock-reject_applications_by_default-" in clock.output()
+    assert "clock-applications_reject_due-" in clock.output()
     assert worker.popen.poll() is None and clock.popen.poll() is None
     assert clock.stop() == 0
     assert worker.stop() == 0

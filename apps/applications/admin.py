@@ -5,26 +5,45 @@ event, the compare-and-set and the emails.
 The application list stays fast with a million rows: no full count, foreign keys as raw
 ids, related rows joined in the one query, newest first on the primary key.
 
-Saving a recruitment cycle whose non-working periods (the inline) or reject-by-default
-date changed enqueues, on commit, the job that recalculates the cycle's live deadlines
-(``apps.applications.cycles``): every application whose deadline moves gets a
-``deadline_recalculated`` event on its timeline.
+Recruitment cycles, their non-working periods (the inline) and applications are written
+through their services, never by the admin's own saves: ``cycles.cycle_create`` /
+``cycle_update`` and ``non_working_period_add`` / ``_change`` / ``_remove`` decide whether
+the cycle's live deadlines must be recalculated (a job enqueued on commit: every
+application whose deadline moves gets a ``deadline_recalculated`` event on its timeline),
+and ``services.application_create`` makes a draft. An application's fields cannot be
+changed here: its state, deadlines and chaser flags belong to the services, and its
+candidate, course and cycle to the draft it was created as. Providers, courses and their
+users are plain reference data that nothing follows from: the admin's forms save them.
+
+Names go into emails, so none may hold a line break or another control character
+(``apps.core.validators``): the model fields carry the validator, and the user forms add
+it to the names of Django's own user model.
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from apps.applications.cycles import cycle_deadlines_recalculate_enqueue
+from apps.applications.cycles import (
+    cycle_create,
+    cycle_update,
+    non_working_period_add,
+    non_working_period_change,
+    non_working_period_remove,
+)
 from apps.applications.models import (
     Application,
     ApplicationEvent,
     ChaserSent,
     Course,
-    InvariantFinding,
     NonWorkingPeriod,
     Provider,
     ProviderUser,
     RecruitmentCycle,
 )
+from apps.applications.services import application_create
+from apps.core.validators import validate_no_control_characters
 
 EVENT_FIELDS = (
     "created_at",
@@ -62,6 +81,35 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class UserNamesMixin:
+    """A user form whose username and first and last names hold no control characters."""
+
+    NAME_FIELDS = ("username", "first_name", "last_name")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.NAME_FIELDS:
+            if name in self.fields:  # each form has its own copy of its fields
+                self.fields[name].validators.append(validate_no_control_characters)
+
+
+class UserCreationNamesForm(UserNamesMixin, AdminUserCreationForm):
+    pass
+
+
+class UserChangeNamesForm(UserNamesMixin, UserChangeForm):
+    pass
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserNamesAdmin(UserAdmin):
+    form = UserChangeNamesForm
+    add_form = UserCreationNamesForm
+
+
 class ProviderUserInline(admin.TabularInline):
     model = ProviderUser
     raw_id_fields = ("user",)
@@ -91,6 +139,10 @@ class CourseAdmin(admin.ModelAdmin):
     search_fields = ("code", "name", "provider__code", "provider__name")
     raw_id_fields = ("provider",)
 
+    def get_readonly_fields(self, request, obj=None):
+        # Applications copy their course's provider (Application.provider): a course never moves.
+        return () if obj is None else ("provider",)
+
 
 class NonWorkingPeriodInline(admin.TabularInline):
     model = NonWorkingPeriod
@@ -103,20 +155,54 @@ class RecruitmentCycleAdmin(admin.ModelAdmin):
     ordering = ("-year",)
     inlines = [NonWorkingPeriodInline]
 
+    def save_model(self, request, obj, form, change):
+        """A new cycle through its service; a changed one is written in ``save_related``, with its periods."""
+        if not change:
+            obj.pk = cycle_create(
+                year=obj.year, apply_deadline=obj.apply_deadline, reject_by_default_date=obj.reject_by_default_date
+            ).pk
+
     def save_related(self, request, form, formsets, change):
-        """Save the periods, then recalculate the live deadlines if the calendar or the cap changed."""
-        super().save_related(request, form, formsets, change)
-        periods_changed = any(
-            formset.model is NonWorkingPeriod and formset.has_changed() for formset in formsets
-        )
-        if change and (periods_changed or "reject_by_default_date" in form.changed_data):
-            cycle_deadlines_recalculate_enqueue(cycle_id=form.instance.pk)
+        """The cycle's dates and its periods through the services, which say whether deadlines move."""
+        cycle = form.instance
+        recalculating = False
+        if change and form.has_changed():
+            recalculating = cycle_update(
+                cycle_id=cycle.pk,
+                year=cycle.year,
+                apply_deadline=cycle.apply_deadline,
+                reject_by_default_date=cycle.reject_by_default_date,
+            )
+        for formset in formsets:
+            if formset.model is NonWorkingPeriod:
+                recalculating |= self._save_periods(cycle, formset)
+            else:
+                self.save_formset(request, form, formset, change=change)
+        if recalculating:
             self.message_user(
                 request,
-                f"The {form.instance}'s live deadlines will be recalculated in the background; "
+                f"The {cycle}'s live deadlines will be recalculated in the background; "
                 "each application whose deadline moves gets a timeline event.",
                 messages.INFO,
             )
+
+    @staticmethod
+    def _save_periods(cycle: RecruitmentCycle, formset) -> bool:
+        """The inline's removals, changes and additions, each through its service; True if deadlines move."""
+        formset.save(commit=False)  # sorts the forms into new, changed and deleted objects; writes nothing
+        recalculating = False
+        for period in formset.deleted_objects:
+            recalculating |= non_working_period_remove(period_id=period.pk)
+        for period, _fields in formset.changed_objects:
+            recalculating |= non_working_period_change(
+                period_id=period.pk, name=period.name, starts_on=period.starts_on, ends_on=period.ends_on
+            )
+        for period in formset.new_objects:
+            period.pk = non_working_period_add(
+                cycle_id=cycle.pk, name=period.name, starts_on=period.starts_on, ends_on=period.ends_on
+            ).pk
+            recalculating = True
+        return recalculating
 
 
 class ApplicationEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -146,6 +232,15 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_per_page = 50
     inlines = [ApplicationEventInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        services_only = (*STATE_MACHINE_FIELDS, "provider_chaser_sent", "candidate_chaser_sent")
+        return services_only if obj is None else (*services_only, "candidate", "course", "cycle")
+
+    def save_model(self, request, obj, form, change):
+        """A new draft through its service; an existing application has nothing the admin may change."""
+        if not change:
+            obj.pk = application_create(candidate_id=obj.candidate_id, course_id=obj.course_id, cycle_id=obj.cycle_id).pk
+
     @admin.display(ordering="course__provider__name")
     def provider(self, application):
         return application.course.provider
@@ -171,10 +266,3 @@ class ChaserSentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("application",)
     ordering = ("-id",)
     show_full_result_count = False
-
-
-@admin.register(InvariantFinding)
-class InvariantFindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("checked_at", "kind", "count")
-    list_filter = ("kind",)
-    ordering = ("-checked_at", "kind")

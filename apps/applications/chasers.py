@@ -1,9 +1,10 @@
 """Chasers: one reminder per application and kind before a deadline falls.
 
 A provider is chased while an application awaits its decision and the reject-by-default
-deadline is within ``APPLY_PROVIDER_CHASER_WORKING_DAYS`` working days; a candidate while
+deadline is within ``PROVIDER_CHASER_WORKING_DAYS`` working days; a candidate while
 an offer is open and the decline-by-default deadline is within
-``APPLY_CANDIDATE_CHASER_WORKING_DAYS``. The rule is a state, not an instant: any sweep
+``CANDIDATE_CHASER_WORKING_DAYS`` (the rules, ``CHASER_RULES``, are declared in
+``rules.py`` with the rest of the timed state machine). The rule is a state, not an instant: any sweep
 that finds an application inside its window and without a ``ChaserSent`` row chases it,
 so a missed or late sweep still sends the chaser, and a repeated one sends nothing.
 
@@ -13,77 +14,18 @@ chasers on old data must not email everyone whose window has gone by. Support ca
 for those explicitly with ``include_past`` (``manage.py send_chasers --include-past``).
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
 
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.models import (
-    AWAITING_DECISION_STATES,
-    Application,
-    ApplicationEvent,
-    ApplicationState,
-    ChaserKind,
-    ChaserSent,
-    RecruitmentCycle,
-)
-from apps.applications.working_days import end_of_london_day, london_date, working_days_left
+from apps.applications.models import Application, ApplicationEvent, ChaserSent
+from apps.applications.rules import ChaserRule, chaser_rule
+from apps.applications.working_days import working_days_left
 from apps.outbox.models import OutboxQueue
 from apps.outbox.services import Email, outbox_emails_add
-
-
-@dataclass(frozen=True)
-class ChaserRule:
-    kind: str
-    states: tuple[str, ...]
-    deadline_field: str
-    working_days_setting: str
-    recipient: str  # provider | candidate
-    template: str
-    sent_field: str  # Application's flag, set with the ChaserSent row
-
-    @property
-    def working_days(self) -> int:
-        return getattr(settings, self.working_days_setting)
-
-    def window_end(self, *, cycle: RecruitmentCycle, now: datetime) -> datetime:
-        """The latest deadline inside the window: the end of the Nth working day after today (London)."""
-        calendar = calendar_for_cycle(cycle)
-        return end_of_london_day(calendar.add_working_days(london_date(now), self.working_days))
-
-
-CHASER_RULES = {
-    ChaserKind.PROVIDER: ChaserRule(
-        kind=ChaserKind.PROVIDER,
-        states=AWAITING_DECISION_STATES,
-        deadline_field="reject_by_default_at",
-        working_days_setting="APPLY_PROVIDER_CHASER_WORKING_DAYS",
-        recipient="provider",
-        template="chaser_provider",
-        sent_field="provider_chaser_sent",
-    ),
-    ChaserKind.CANDIDATE: ChaserRule(
-        kind=ChaserKind.CANDIDATE,
-        states=(ApplicationState.OFFER,),
-        deadline_field="decline_by_default_at",
-        working_days_setting="APPLY_CANDIDATE_CHASER_WORKING_DAYS",
-        recipient="candidate",
-        template="chaser_candidate",
-        sent_field="candidate_chaser_sent",
-    ),
-}
-
-
-def chaser_rule(kind: str) -> ChaserRule:
-    try:
-        return CHASER_RULES[kind]
-    except KeyError:
-        raise ValueError(f"unknown chaser kind {kind!r}; expected one of {', '.join(CHASER_RULES)}") from None
 
 
 def _chase_set(rule: ChaserRule, application_ids: list[int], actor: Actor, now: datetime, include_past: bool) -> int:
@@ -96,7 +38,9 @@ def _chase_set(rule: ChaserRule, application_ids: list[int], actor: Actor, now: 
     """
     eligible = {"state__in": rule.states, f"{rule.deadline_field}__isnull": False}
     if not include_past:
-        eligible[f"{rule.deadline_field}__gt"] = Now()
+        # The same clock as the window below (``now``, the job's): a reminder is not a binding
+        # deadline, and one check must not read two clocks.
+        eligible[f"{rule.deadline_field}__gt"] = now
     with transaction.atomic():
         locked = list(
             Application.objects.select_for_update(skip_locked=True, of=("self",))
@@ -117,7 +61,7 @@ def _chase_set(rule: ChaserRule, application_ids: list[int], actor: Actor, now: 
             if application.pk in already:
                 continue
             if application.cycle_id not in windows:
-                windows[application.cycle_id] = rule.window_end(cycle=application.cycle, now=now)
+                windows[application.cycle_id] = rule.window_end(calendar=calendar_for_cycle(application.cycle), now=now)
             if getattr(application, rule.deadline_field) <= windows[application.cycle_id]:
                 to_chase.append(application)
         if not to_chase:

@@ -6,9 +6,10 @@ acts after the deadline; support can close a cycle by hand with
 ``manage.py close_cycle --year YYYY`` (the same rule, now rather than at 00:01) and, with
 ``--force``, before its apply deadline too.
 
-**Deadline recalculation.** Adding, changing or removing a non-working period (here or in
-the admin) enqueues, on commit, a job that recalculates every live deadline of the cycle
-in batches: the RBD of applications awaiting a decision (from ``submitted_at``, capped at
+**Deadline recalculation.** Adding, changing or removing a non-working period, or moving
+the cycle's reject-by-default date (the services below, which the admin calls too)
+enqueues, on commit, a job that recalculates every live deadline of the cycle in batches
+(one job per change; a later job of the same save finds nothing left to move): the RBD of applications awaiting a decision (from ``submitted_at``, capped at
 the cycle's reject-by-default date) and the DBD of open offers (from ``offered_at``).
 Each application whose deadline moved gets a ``deadline_recalculated`` event with the
 old and new values. A deadline may move into the past (a period was removed): the
@@ -16,9 +17,8 @@ application is then due, and the next sweep applies the timed rule.
 """
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -27,20 +27,12 @@ from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
 from apps.applications.errors import DomainError
-from apps.applications.models import (
-    AWAITING_DECISION_STATES,
-    LIVE_DEADLINES,
-    Application,
-    ApplicationEvent,
-    ApplicationState,
-    NonWorkingPeriod,
-    RecruitmentCycle,
-)
+from apps.applications.models import Application, ApplicationEvent, NonWorkingPeriod, RecruitmentCycle
+from apps.applications.rules import CLOSE_CYCLE, DEADLINE_OF_STATE, DEADLINES, LIVE_DEADLINES
 from apps.applications.selectors import application_ids_unsubmitted
-from apps.applications.working_days import LONDON, decline_by_default_at, reject_by_default_at
+from apps.applications.working_days import LONDON
 from apps.core.enqueue import enqueue_on_commit
 
-S = ApplicationState
 CLOSE_BATCH_SIZE = 1000
 
 
@@ -52,7 +44,7 @@ class CycleNotClosable(DomainError):
 
 
 def _mark_not_sent_set(application_ids: list[int], actor: Actor, force: bool) -> int:
-    eligible = {"state": S.UNSUBMITTED}
+    eligible = {"state": CLOSE_CYCLE.from_state}
     if not force:
         eligible["cycle__apply_deadline__lte"] = Now()
     with transaction.atomic():
@@ -63,8 +55,8 @@ def _mark_not_sent_set(application_ids: list[int], actor: Actor, force: bool) ->
         )
         if not ids:
             return 0
-        changed = Application.objects.filter(pk__in=ids, state=S.UNSUBMITTED).update(
-            state=S.APPLICATION_NOT_SENT, updated_at=Now()
+        changed = Application.objects.filter(pk__in=ids, state=CLOSE_CYCLE.from_state).update(
+            state=CLOSE_CYCLE.to_state, updated_at=Now()
         )
         if changed != len(ids):
             raise RuntimeError(f"compare-and-set changed {changed} of {len(ids)} locked rows")
@@ -72,9 +64,9 @@ def _mark_not_sent_set(application_ids: list[int], actor: Actor, force: bool) ->
             [
                 ApplicationEvent(
                     application_id=pk,
-                    kind="application_not_sent",
-                    from_state=S.UNSUBMITTED,
-                    to_state=S.APPLICATION_NOT_SENT,
+                    kind=CLOSE_CYCLE.kind,
+                    from_state=CLOSE_CYCLE.from_state,
+                    to_state=CLOSE_CYCLE.to_state,
                     detail={"forced": True} if force else {},
                     **actor.event_fields(),
                 )
@@ -90,9 +82,7 @@ def applications_mark_not_sent(*, application_ids: list[int], actor: Actor, forc
     ``force`` drops the deadline condition (support closing a cycle early); the state is
     always re-checked, so submitted or already closed applications are left alone.
     """
-    return batch_run_isolated(
-        lambda ids: _mark_not_sent_set(ids, actor, force), application_ids, what="application_not_sent"
-    )
+    return batch_run_isolated(lambda ids: _mark_not_sent_set(ids, actor, force), application_ids, what=CLOSE_CYCLE.kind)
 
 
 def cycle_close(*, year: int, actor: Actor, force: bool = False, batch_size: int = CLOSE_BATCH_SIZE) -> BatchResult:
@@ -123,6 +113,19 @@ def cycle_close(*, year: int, actor: Actor, force: bool = False, batch_size: int
 # --- Non-working periods and deadline recalculation ------------------------------------
 
 
+def _recalculate_live_deadlines(cycle_id: int) -> bool:
+    """After a calendar change: recalculate the deadlines already set in the cycle, if it has any.
+
+    A deadline computed after the change already counts it, so a cycle without live deadlines
+    needs no job (and a queued job would overwrite deadlines set after it was queued: the demo
+    data moves some to the next minutes). True if a recalculation was enqueued.
+    """
+    if not Application.objects.filter(cycle_id=cycle_id, deadline_at__isnull=False).exists():
+        return False
+    cycle_deadlines_recalculate_enqueue(cycle_id=cycle_id)
+    return True
+
+
 def cycle_deadlines_recalculate_enqueue(*, cycle_id: int) -> None:
     """After the current transaction commits, recalculate the cycle's live deadlines (a job)."""
     enqueue_on_commit(
@@ -133,40 +136,70 @@ def cycle_deadlines_recalculate_enqueue(*, cycle_id: int) -> None:
     )
 
 
+def cycle_create(*, year: int, apply_deadline: datetime, reject_by_default_date: datetime) -> RecruitmentCycle:
+    """A new cycle (no applications yet, so nothing to recalculate)."""
+    cycle = RecruitmentCycle(year=year, apply_deadline=apply_deadline, reject_by_default_date=reject_by_default_date)
+    cycle.full_clean()
+    cycle.save()
+    return cycle
+
+
+def cycle_update(*, cycle_id: int, year: int, apply_deadline: datetime, reject_by_default_date: datetime) -> bool:
+    """Change a cycle's dates; True if its live deadlines will be recalculated after commit.
+
+    The reject-by-default date caps every RBD of the cycle, so moving it recalculates them;
+    the apply deadline is read when a candidate submits and when the cycle closes, so it
+    moves nothing already set.
+    """
+    with transaction.atomic():
+        cycle = RecruitmentCycle.objects.select_for_update().get(pk=cycle_id)
+        cap_moved = cycle.reject_by_default_date != reject_by_default_date
+        cycle.year, cycle.apply_deadline, cycle.reject_by_default_date = year, apply_deadline, reject_by_default_date
+        cycle.full_clean()
+        cycle.save()
+        return cap_moved and _recalculate_live_deadlines(cycle_id)
+
+
 def non_working_period_add(*, cycle_id: int, name: str, starts_on: date, ends_on: date) -> NonWorkingPeriod:
     """Add a non-working period to a cycle; live deadlines are recalculated after commit."""
     with transaction.atomic():
         period = NonWorkingPeriod(cycle_id=cycle_id, name=name, starts_on=starts_on, ends_on=ends_on)
         period.full_clean()
         period.save()
-        cycle_deadlines_recalculate_enqueue(cycle_id=cycle_id)
+        _recalculate_live_deadlines(cycle_id)
     return period
 
 
-def non_working_period_remove(*, period_id: int) -> None:
-    """Remove a non-working period; live deadlines are recalculated after commit."""
+def non_working_period_change(*, period_id: int, name: str, starts_on: date, ends_on: date) -> bool:
+    """Rename or move a non-working period; True if its dates moved, so live deadlines are recalculated after commit."""
+    with transaction.atomic():
+        period = NonWorkingPeriod.objects.select_for_update().filter(pk=period_id).first()
+        if period is None:
+            raise DomainError(f"Non-working period {period_id} does not exist.")
+        moved = (period.starts_on, period.ends_on) != (starts_on, ends_on)
+        period.name, period.starts_on, period.ends_on = name, starts_on, ends_on
+        period.full_clean()
+        period.save()
+        return moved and _recalculate_live_deadlines(period.cycle_id)
+
+
+def non_working_period_remove(*, period_id: int) -> bool:
+    """Remove a non-working period; True if live deadlines will be recalculated after commit."""
     with transaction.atomic():
         period = NonWorkingPeriod.objects.select_for_update().filter(pk=period_id).first()
         if period is None:
             raise DomainError(f"Non-working period {period_id} does not exist.")
         period.delete()
-        cycle_deadlines_recalculate_enqueue(cycle_id=period.cycle_id)
+        return _recalculate_live_deadlines(period.cycle_id)
 
 
 def _new_deadline(application: Application, calendar) -> tuple[str, object] | tuple[None, None]:
     """(field, recalculated value) for the application's live deadline, or (None, None) if it has none."""
-    if application.state in AWAITING_DECISION_STATES and application.submitted_at:
-        return "reject_by_default_at", reject_by_default_at(
-            submitted_at=application.submitted_at,
-            calendar=calendar,
-            working_days=settings.APPLY_RBD_WORKING_DAYS,
-            cap=application.cycle.reject_by_default_date,
-        )
-    if application.state == S.OFFER and application.offered_at:
-        return "decline_by_default_at", decline_by_default_at(
-            offered_at=application.offered_at, calendar=calendar, working_days=settings.APPLY_DBD_WORKING_DAYS
-        )
-    return None, None
+    deadline = DEADLINE_OF_STATE.get(application.state)
+    start = getattr(application, deadline.starts_field) if deadline else None
+    if start is None:
+        return None, None
+    return deadline.field, deadline.at(start=start, calendar=calendar, cap=application.cycle.reject_by_default_date)
 
 
 def _recalculate_set(application_ids: list[int], actor: Actor) -> int:
@@ -203,7 +236,7 @@ def _recalculate_set(application_ids: list[int], actor: Actor) -> int:
             )
         if moved:
             Application.objects.bulk_update(
-                moved, ["reject_by_default_at", "decline_by_default_at", "updated_at"], batch_size=500
+                moved, [*(deadline.field for deadline in DEADLINES), "updated_at"], batch_size=500
             )
             ApplicationEvent.objects.bulk_create(events)
         return len(moved)

@@ -3,10 +3,19 @@ from django.db import models
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Now
 
+from apps.applications.rules import (
+    DBD_DEADLINE,
+    LIVE_DEADLINES,
+    RBD_DEADLINE,
+    ApplicationState,
+    ChaserKind,
+)
+from apps.core.validators import validate_no_control_characters
+
 
 class Provider(models.Model):
-    code = models.CharField(max_length=10, unique=True)
-    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=10, unique=True, validators=[validate_no_control_characters])
+    name = models.CharField(max_length=200, validators=[validate_no_control_characters])
     email = models.EmailField(help_text="Where decisions and reminders for this provider are sent.")
 
     def __str__(self):
@@ -25,8 +34,8 @@ class ProviderUser(models.Model):
 
 class Course(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="courses")
-    code = models.CharField(max_length=10)
-    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=10, validators=[validate_no_control_characters])
+    name = models.CharField(max_length=200, validators=[validate_no_control_characters])
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "code"], name="course_code_unique_per_provider")]
@@ -48,7 +57,7 @@ class NonWorkingPeriod(models.Model):
     """A span of dates (inclusive) that are not working days in a cycle, e.g. Christmas."""
 
     cycle = models.ForeignKey(RecruitmentCycle, on_delete=models.CASCADE, related_name="non_working_periods")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_no_control_characters])
     starts_on = models.DateField()
     ends_on = models.DateField()
 
@@ -62,36 +71,13 @@ class NonWorkingPeriod(models.Model):
         return f"{self.name} ({self.starts_on} to {self.ends_on})"
 
 
-class ApplicationState(models.TextChoices):
-    UNSUBMITTED = "unsubmitted", "Not submitted"
-    AWAITING_PROVIDER_DECISION = "awaiting_provider_decision", "Awaiting provider decision"
-    INTERVIEWING = "interviewing", "Interviewing"
-    OFFER = "offer", "Offer made"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    ACCEPTED = "accepted", "Offer accepted"
-    DECLINED = "declined", "Offer declined"
-    OFFER_WITHDRAWN = "offer_withdrawn", "Offer withdrawn"
-    RECRUITED = "recruited", "Recruited"
-    CONDITIONS_NOT_MET = "conditions_not_met", "Conditions not met"
-    APPLICATION_NOT_SENT = "application_not_sent", "Application not sent"
-
-
-#: States in which the provider must decide before reject_by_default_at.
-AWAITING_DECISION_STATES = (ApplicationState.AWAITING_PROVIDER_DECISION, ApplicationState.INTERVIEWING)
-
-
-#: States with a live deadline, and the field that holds it: the provider decides before
-#: reject_by_default_at, the candidate answers an offer before decline_by_default_at.
-LIVE_DEADLINES = {
-    ApplicationState.AWAITING_PROVIDER_DECISION: "reject_by_default_at",
-    ApplicationState.INTERVIEWING: "reject_by_default_at",
-    ApplicationState.OFFER: "decline_by_default_at",
-}
+def _in_states(states: tuple[str, ...]) -> dict:
+    """The lookup for ``states``: ``state = s`` for one, ``state IN (...)`` for more (as the migrations have it)."""
+    return {"state": str(states[0])} if len(states) == 1 else {"state__in": [str(state) for state in states]}
 
 
 def _live_deadline() -> Case:
-    """The deadline the current state carries (LIVE_DEADLINES), NULL in every other state."""
+    """The deadline the current state carries (``rules.LIVE_DEADLINES``), NULL in every other state."""
     # One WHEN per deadline field (the form migration 0004 created the column with).
     states_by_field: dict[str, tuple] = {}
     for state, field in LIVE_DEADLINES.items():
@@ -143,21 +129,23 @@ class Application(models.Model):
             # cost follows what is due, not the table, and equal deadlines page by id.
             models.Index(
                 fields=["reject_by_default_at", "id"],
-                condition=Q(state__in=["awaiting_provider_decision", "interviewing"]),
+                condition=Q(**_in_states(RBD_DEADLINE.states)),
                 name="application_rbd_due",
             ),
             models.Index(
-                fields=["decline_by_default_at", "id"], condition=Q(state="offer"), name="application_dbd_due"
+                fields=["decline_by_default_at", "id"],
+                condition=Q(**_in_states(DBD_DEADLINE.states)),
+                name="application_dbd_due",
             ),
             # The chaser sweeps: deadlines of the applications not chased yet.
             models.Index(
                 fields=["reject_by_default_at"],
-                condition=Q(state__in=["awaiting_provider_decision", "interviewing"], provider_chaser_sent=False),
+                condition=Q(**_in_states(RBD_DEADLINE.states), provider_chaser_sent=False),
                 name="application_provider_chaser",
             ),
             models.Index(
                 fields=["decline_by_default_at"],
-                condition=Q(state="offer", candidate_chaser_sent=False),
+                condition=Q(**_in_states(DBD_DEADLINE.states), candidate_chaser_sent=False),
                 name="application_candidate_chaser",
             ),
             # Lists (selectors.application_list): for every role, filter and sort, a page's ids
@@ -190,6 +178,16 @@ class Application(models.Model):
             ),
             # End of cycle: the unsubmitted applications of one cycle, paged by id.
             models.Index(fields=["cycle", "id"], condition=Q(state="unsubmitted"), name="application_unsubmitted"),
+        ]
+        # The support role (apps.applications.auth.is_support), held through the "Support"
+        # group: every application visible and actionable, the Schedule, Health and the jobs
+        # dashboard. Staff status alone only opens the admin, to what its permissions allow.
+        permissions = [
+            (
+                "act_as_support",
+                "Act as support: see every application and act for any provider, use the "
+                "Schedule, Health and jobs dashboard",
+            ),
         ]
 
     def __str__(self):
@@ -236,11 +234,6 @@ class ApplicationEvent(models.Model):
         return "system"
 
 
-class ChaserKind(models.TextChoices):
-    PROVIDER = "provider", "Provider chaser"
-    CANDIDATE = "candidate", "Candidate chaser"
-
-
 class ChaserSent(models.Model):
     """A reminder sent for an application: at most one row per application and kind.
 
@@ -258,22 +251,3 @@ class ChaserSent(models.Model):
     def __str__(self):
         return f"{self.kind} chaser for application {self.application_id}"
 
-
-class InvariantFinding(models.Model):
-    """The result of one invariant check of one kind (count 0 means it held), kept for support."""
-
-    checked_at = models.DateTimeField()
-    kind = models.CharField(max_length=64)
-    count = models.PositiveIntegerField()
-    detail = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-checked_at", "kind"]
-        indexes = [models.Index(fields=["checked_at"], name="invariant_checked_at")]
-
-    def __str__(self):
-        return f"{self.kind}: {self.count} at {self.checked_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def ok(self) -> bool:
-        return self.count == 0

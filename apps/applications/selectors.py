@@ -25,17 +25,19 @@ from django.db.models import (
 from django.db.models.functions import Now
 from django.db.models.lookups import GreaterThan, LessThan
 
-from apps.applications.chasers import chaser_rule
-from apps.applications.models import (
+from apps.applications.auth import is_support
+from apps.applications.calendars import calendar_for_cycle
+from apps.applications.models import Application, ApplicationEvent, ApplicationState, Course, RecruitmentCycle
+from apps.applications.rules import (
     AWAITING_DECISION_STATES,
+    CLOSE_CYCLE,
+    DECLINE_BY_DEFAULT,
     LIVE_DEADLINES,
-    Application,
-    ApplicationEvent,
-    ApplicationState,
-    Course,
-    RecruitmentCycle,
+    REJECT_BY_DEFAULT,
+    TIMED_RULES,
+    TimedRule,
+    chaser_rule,
 )
-
 
 
 class Due(NamedTuple):
@@ -45,9 +47,10 @@ class Due(NamedTuple):
     deadline: datetime
 
 
-def _due(*, states, field: str, limit: int, after: Due | None) -> list[Due]:
+def _due(*, rule: TimedRule, limit: int, after: Due | None) -> list[Due]:
     """Due rows (database clock), oldest deadline first, after ``after``: a range of a partial index."""
-    qs = Application.objects.filter(state__in=states, **{f"{field}__lte": Now()})
+    field = rule.deadline_field
+    qs = Application.objects.filter(state__in=rule.from_states, **{f"{field}__lte": Now()})
     if after is not None:
         qs = qs.filter(**{f"{field}__gte": after.deadline}).filter(
             Q(**{f"{field}__gt": after.deadline}) | Q(pk__gt=after.pk)
@@ -57,12 +60,12 @@ def _due(*, states, field: str, limit: int, after: Due | None) -> list[Due]:
 
 def applications_due_for_rejection(*, limit: int, after: Due | None = None) -> list[Due]:
     """Applications past their reject-by-default deadline, oldest first, a page at a time."""
-    return _due(states=AWAITING_DECISION_STATES, field="reject_by_default_at", limit=limit, after=after)
+    return _due(rule=REJECT_BY_DEFAULT, limit=limit, after=after)
 
 
 def applications_due_for_decline(*, limit: int, after: Due | None = None) -> list[Due]:
     """Offers past their decline-by-default deadline, oldest first, a page at a time."""
-    return _due(states=(ApplicationState.OFFER,), field="decline_by_default_at", limit=limit, after=after)
+    return _due(rule=DECLINE_BY_DEFAULT, limit=limit, after=after)
 
 
 def application_ids_due_for_chaser(*, kind: str, now: datetime, limit: int, include_past: bool = False) -> list[int]:
@@ -77,7 +80,7 @@ def application_ids_due_for_chaser(*, kind: str, now: datetime, limit: int, incl
     cycles = list(RecruitmentCycle.objects.prefetch_related("non_working_periods"))
     if not cycles:
         return []
-    bounds = {cycle.pk: rule.window_end(cycle=cycle, now=now) for cycle in cycles}
+    bounds = {cycle.pk: rule.window_end(calendar=calendar_for_cycle(cycle), now=now) for cycle in cycles}
     in_window = Q()
     for cycle_id, bound in bounds.items():
         in_window |= Q(cycle_id=cycle_id, **{f"{field}__lte": bound})
@@ -93,7 +96,7 @@ def application_ids_due_for_chaser(*, kind: str, now: datetime, limit: int, incl
 
 def cycle_ids_to_close() -> list[int]:
     """Cycles whose apply deadline has passed (database clock) and that still have unsubmitted applications."""
-    unsubmitted = Application.objects.filter(cycle=OuterRef("pk"), state=ApplicationState.UNSUBMITTED)
+    unsubmitted = Application.objects.filter(cycle=OuterRef("pk"), state=CLOSE_CYCLE.from_state)
     return list(
         RecruitmentCycle.objects.filter(apply_deadline__lte=Now())
         .filter(Exists(unsubmitted))
@@ -105,7 +108,7 @@ def cycle_ids_to_close() -> list[int]:
 def application_ids_unsubmitted(*, cycle_id: int, after_id: int, limit: int) -> list[int]:
     """The next ``limit`` unsubmitted applications of a cycle after ``after_id`` (keyset pages, partial index)."""
     return list(
-        Application.objects.filter(cycle_id=cycle_id, state=ApplicationState.UNSUBMITTED, pk__gt=after_id)
+        Application.objects.filter(cycle_id=cycle_id, state=CLOSE_CYCLE.from_state, pk__gt=after_id)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -140,34 +143,33 @@ def _older_than(grace: timedelta):
 def overdue_deadlines(*, grace: timedelta = timedelta(0)) -> list[Overdue]:
     """Reject- and decline-by-default deadlines passed more than ``grace`` ago (database clock)."""
     result = []
-    for rule, states, field in (
-        ("reject_by_default", AWAITING_DECISION_STATES, "reject_by_default_at"),
-        ("decline_by_default", (ApplicationState.OFFER,), "decline_by_default_at"),
-    ):
-        qs = Application.objects.filter(state__in=states, **{f"{field}__lte": _older_than(grace)})
+    for rule in TIMED_RULES:
+        field = rule.deadline_field
+        qs = Application.objects.filter(state__in=rule.from_states, **{f"{field}__lte": _older_than(grace)})
         stats = qs.aggregate(count=Count("pk"), oldest=Min(field))
         sample = list(qs.order_by(field).values_list("pk", flat=True)[:10]) if stats["count"] else []
-        result.append(Overdue(rule=rule, count=stats["count"], oldest=stats["oldest"], sample_ids=sample))
+        result.append(Overdue(rule=rule.kind, count=stats["count"], oldest=stats["oldest"], sample_ids=sample))
     return result
 
 
 def timed_transitions_last_minute() -> dict[str, int]:
     """How many reject/decline-by-default transitions the jobs made in the last minute (database clock)."""
     minute_ago = _older_than(timedelta(minutes=1))
+    kinds = [rule.kind for rule in TIMED_RULES]
     rows = (
-        ApplicationEvent.objects.filter(kind__in=["reject_by_default", "decline_by_default"], created_at__gte=minute_ago)
+        ApplicationEvent.objects.filter(kind__in=kinds, created_at__gte=minute_ago)
         .values("kind")
         .annotate(n=Count("pk"))
         .order_by()
         .values_list("kind", "n")
     )
-    return {"reject_by_default": 0, "decline_by_default": 0, **dict(rows)}
+    return {**dict.fromkeys(kinds, 0), **dict(rows)}
 
 
 def unsubmitted_after_close(*, grace: timedelta) -> Overdue:
     """Unsubmitted applications in cycles whose apply deadline passed more than ``grace`` ago."""
     closed = RecruitmentCycle.objects.filter(apply_deadline__lte=_older_than(grace))
-    qs = Application.objects.filter(state=ApplicationState.UNSUBMITTED, cycle__in=closed)
+    qs = Application.objects.filter(state=CLOSE_CYCLE.from_state, cycle__in=closed)
     stats = qs.aggregate(count=Count("pk"), oldest=Min("cycle__apply_deadline"))
     sample = list(qs.order_by("pk").values_list("pk", flat=True)[:10]) if stats["count"] else []
     return Overdue(rule="close_cycle", count=stats["count"], oldest=stats["oldest"], sample_ids=sample)
@@ -223,7 +225,7 @@ def applications_visible_to(user) -> QuerySet[Application]:
     qs = Application.objects.select_related(*_LIST_RELATED)
     if not user.is_authenticated:
         return qs.none()
-    if user.is_staff:
+    if is_support(user):
         return qs
     provider_id = _provider_id(user)
     if provider_id is not None:
@@ -383,7 +385,7 @@ def _matching(applications: QuerySet[Application], *, user, query: str) -> Query
     handful of rows, filtered directly.
     """
     provider_id = _provider_id(user)
-    if not user.is_staff and provider_id is None:
+    if not is_support(user) and provider_id is None:
         return applications.filter(
             Q(candidate__username__icontains=query)
             | Q(candidate__email__icontains=query)
@@ -460,3 +462,22 @@ def application_list(
         next=Cursor.at_row(sort, rows[-1]) if has_next and rows else None,
         previous=Cursor.at_row(sort, rows[0], before=True) if has_previous and rows else None,
     )
+
+
+def decisions_due(*, user, limit: int = 10) -> list[Application]:
+    """The applications waiting on a provider's decision that ``user`` may see, soonest deadline first.
+
+    A provider's first page. One query per awaiting state, each one range of the live-deadline
+    index of that state (the same range-on-state form as ``_walk``), merged: at most ``limit``
+    rows read per state, whatever the table holds.
+    """
+    visible = applications_visible_to(user)
+    rows: list[Application] = []
+    for state in AWAITING_DECISION_STATES:
+        ids = (
+            visible.filter(state__gte=state, state__lte=state, state__in=list(LIVE_DEADLINES), deadline_at__isnull=False)
+            .order_by("state", "deadline_at", "pk")
+            .values("pk")[:limit]
+        )
+        rows += Application.objects.filter(pk__in=ids).select_related(*_LIST_RELATED)
+    return sorted(rows, key=lambda row: (row.deadline_at, row.pk))[:limit]

@@ -1,4 +1,4 @@
-"""Writes to applications: one function per use case.
+"""Writes to applications, and to the providers and courses they are made to: one function per use case.
 
 Every transition is a compare-and-set: the row is locked (PostgreSQL) or the write lock
 is held (SQLite, immediate transactions) and the update re-checks the state, so a
@@ -7,25 +7,52 @@ outbox emails are written in the same transaction as the state change.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BigIntegerField, CharField, F, Value
+from django.db.models import BigIntegerField, BooleanField, CharField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Cast, Coalesce, Concat, JSONArray, JSONObject, Now, NullIf, Trim
 
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.errors import ApplicationNotFound, DomainError, TransitionNotAllowed
-from apps.applications.models import AWAITING_DECISION_STATES, Application, ApplicationEvent, ApplicationState
-from apps.applications.working_days import decline_by_default_at, reject_by_default_at
+from apps.applications.errors import ApplicationNotFound, DeadlinePassed, DomainError, TransitionNotAllowed
+from apps.applications.models import Application, ApplicationEvent, Course, Provider, ProviderUser
+from apps.applications.rules import (
+    DEADLINE_OF_STATE,
+    ACCEPT_OFFER,
+    CONDITIONS_NOT_MET,
+    CONFIRM_RECRUITED,
+    DBD_DEADLINE,
+    DECLINE_BY_DEFAULT,
+    DECLINE_OFFER,
+    INTERVIEW,
+    MAKE_OFFER,
+    RBD_DEADLINE,
+    REJECT,
+    REJECT_BY_DEFAULT,
+    SUBMIT,
+    WITHDRAW,
+    WITHDRAW_OFFER,
+    TimedRule,
+    Transition,
+)
 from apps.core.sql import insert_from_select
 from apps.outbox.services import Email, outbox_emails_add, outbox_emails_insert
 
 logger = logging.getLogger(__name__)
-S = ApplicationState
+
+
+def deadline_clock():
+    """The instant an actor's transition is checked against the live deadline: the database's clock.
+
+    One clock for every web host and worker, read in the statement that makes the change:
+    actors' transitions and the by-default rules (``_timed_set``) compare with it alike.
+    Tests of the boundary replace this function to travel to 23:59:59.999999; nothing
+    else does.
+    """
+    return Now()
 
 
 def _locked(application_id: int) -> Application:
@@ -33,6 +60,7 @@ def _locked(application_id: int) -> Application:
         Application.objects.select_for_update(of=("self",))
         .select_related("cycle", "course__provider", "candidate")
         .filter(pk=application_id)
+        .annotate(deadline_passed=ExpressionWrapper(Q(deadline_at__lte=deadline_clock()), output_field=BooleanField()))
         .first()
     )
     if application is None:
@@ -43,22 +71,38 @@ def _locked(application_id: int) -> Application:
 def _transition(
     *,
     application_id: int,
-    allowed_from: tuple[str, ...],
-    to_state: str,
-    action: str,
+    transition: Transition,
     actor: Actor,
     updates: dict | None = None,
     detail: dict | None = None,
 ) -> Application:
-    """Lock, check, update (re-checking the state), record the event. Call inside a transaction."""
+    """Lock, check, update (re-checking the state and the deadline), record the event. Call inside a transaction.
+
+    ``transition`` (``rules.py``) says from which states and to which one; its name is the
+    event's kind. A state that carries a live deadline (``rules.LIVE_DEADLINES``) can be left by an actor only
+    before that deadline: at and after it the application belongs to the by-default rule,
+    whether or not the sweep has run yet (the rule's ``deadline <= deadline_clock()`` is the
+    same instant, so no moment exists where both or neither may act).
+    """
+    allowed_from, to_state, action = transition.from_states, transition.to_state, transition.name
     application = _locked(application_id)
     if application.state not in allowed_from:
         raise TransitionNotAllowed(application_id=application_id, current_state=application.state, action=action)
-    changed = Application.objects.filter(pk=application.pk, state=application.state).update(
-        state=to_state, updated_at=Now(), **(updates or {})
+    if application.deadline_passed:
+        raise DeadlinePassed(
+            application_id=application_id, current_state=application.state, deadline=application.deadline_at
+        )
+    changed = (
+        Application.objects.filter(pk=application.pk, state=application.state)
+        .filter(Q(deadline_at__isnull=True) | Q(deadline_at__gt=deadline_clock()))
+        .update(state=to_state, updated_at=Now(), **(updates or {}))
     )
-    if changed != 1:  # lost a race on a backend without row locks
-        application.refresh_from_db()
+    if changed != 1:  # lost a race on a backend without row locks, or the deadline passed meanwhile
+        application = _locked(application_id)
+        if application.state in allowed_from and application.deadline_passed:
+            raise DeadlinePassed(
+                application_id=application_id, current_state=application.state, deadline=application.deadline_at
+            )
         raise TransitionNotAllowed(application_id=application_id, current_state=application.state, action=action)
     ApplicationEvent.objects.create(
         application=application,
@@ -81,6 +125,58 @@ def _email_context(application: Application) -> dict:
     }
 
 
+def provider_create(*, code: str, name: str, email: str) -> Provider:
+    provider = Provider(code=code, name=name, email=email)
+    provider.full_clean()
+    provider.save()
+    return provider
+
+
+def provider_user_add(*, user_id: int, provider_id: int) -> ProviderUser:
+    """Make a user one of the provider's users (a user belongs to one provider at most)."""
+    membership = ProviderUser(user_id=user_id, provider_id=provider_id)
+    membership.full_clean()
+    membership.save()
+    return membership
+
+
+def course_create(*, provider_id: int, code: str, name: str) -> Course:
+    course = Course(provider_id=provider_id, code=code, name=name)
+    course.full_clean()
+    course.save()
+    return course
+
+
+def application_create(*, candidate_id: int, course_id: int, cycle_id: int) -> Application:
+    """A candidate's draft (unsubmitted) application to a course in a cycle; the provider is the course's."""
+    return Application.objects.create(candidate_id=candidate_id, course_id=course_id, cycle_id=cycle_id)
+
+
+def application_deadline_set_for_demo(*, application_id: int, deadline: datetime) -> Application:
+    """Demo data only: move the live deadline the application's state carries to ``deadline``.
+
+    Recorded on the timeline (``demo_deadline_moved``), so nobody mistakes it for the rule's
+    own deadline. Refused in a state without a live deadline.
+    """
+    with transaction.atomic():
+        application = _locked(application_id)
+        live = DEADLINE_OF_STATE.get(application.state)
+        if live is None:
+            raise DomainError(f"Application {application_id} is {application.state}: it has no live deadline to move.")
+        Application.objects.filter(pk=application.pk, state=application.state).update(
+            **{live.field: deadline}, updated_at=Now()
+        )
+        ApplicationEvent.objects.create(
+            application=application,
+            kind="demo_deadline_moved",
+            from_state=application.state,
+            to_state=application.state,
+            detail={live.field: deadline.isoformat(), "why": "demo data: due in the next minutes"},
+        )
+    application.refresh_from_db()
+    return application
+
+
 def application_submit(*, application_id: int, actor: Actor, now: datetime) -> Application:
     """The candidate submits: the provider now has N working days to decide."""
     with transaction.atomic():
@@ -88,17 +184,10 @@ def application_submit(*, application_id: int, actor: Actor, now: datetime) -> A
         cycle = application.cycle
         if now > cycle.apply_deadline:
             raise DomainError(f"The {cycle} closed to new applications on {cycle.apply_deadline:%d %B %Y}.")
-        deadline = reject_by_default_at(
-            submitted_at=now,
-            calendar=calendar_for_cycle(cycle),
-            working_days=settings.APPLY_RBD_WORKING_DAYS,
-            cap=cycle.reject_by_default_date,
-        )
+        deadline = RBD_DEADLINE.at(start=now, calendar=calendar_for_cycle(cycle), cap=cycle.reject_by_default_date)
         application = _transition(
             application_id=application_id,
-            allowed_from=(S.UNSUBMITTED,),
-            to_state=S.AWAITING_PROVIDER_DECISION,
-            action="submit",
+            transition=SUBMIT,
             actor=actor,
             updates={"submitted_at": now, "reject_by_default_at": deadline},
             detail={"reject_by_default_at": deadline.isoformat()},
@@ -121,9 +210,7 @@ def application_interview(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
         return _transition(
             application_id=application_id,
-            allowed_from=(S.AWAITING_PROVIDER_DECISION,),
-            to_state=S.INTERVIEWING,
-            action="interview",
+            transition=INTERVIEW,
             actor=actor,
         )
 
@@ -132,9 +219,7 @@ def application_reject(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
         return _transition(
             application_id=application_id,
-            allowed_from=AWAITING_DECISION_STATES,
-            to_state=S.REJECTED,
-            action="reject",
+            transition=REJECT,
             actor=actor,
             updates={"decided_at": Now()},
         )
@@ -144,9 +229,7 @@ def application_withdraw(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
         return _transition(
             application_id=application_id,
-            allowed_from=AWAITING_DECISION_STATES,
-            to_state=S.WITHDRAWN,
-            action="withdraw",
+            transition=WITHDRAW,
             actor=actor,
             updates={"decided_at": Now()},
         )
@@ -156,16 +239,10 @@ def application_make_offer(*, application_id: int, actor: Actor, now: datetime) 
     """The provider offers a place: the candidate has N working days to answer."""
     with transaction.atomic():
         application = _locked(application_id)
-        deadline = decline_by_default_at(
-            offered_at=now,
-            calendar=calendar_for_cycle(application.cycle),
-            working_days=settings.APPLY_DBD_WORKING_DAYS,
-        )
+        deadline = DBD_DEADLINE.at(start=now, calendar=calendar_for_cycle(application.cycle))
         application = _transition(
             application_id=application_id,
-            allowed_from=AWAITING_DECISION_STATES,
-            to_state=S.OFFER,
-            action="make_offer",
+            transition=MAKE_OFFER,
             actor=actor,
             updates={"offered_at": now, "decline_by_default_at": deadline, "decided_at": Now()},
             detail={"decline_by_default_at": deadline.isoformat()},
@@ -185,89 +262,27 @@ def application_make_offer(*, application_id: int, actor: Actor, now: datetime) 
 
 def application_accept_offer(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
-        return _transition(
-            application_id=application_id, allowed_from=(S.OFFER,), to_state=S.ACCEPTED, action="accept_offer", actor=actor
-        )
+        return _transition(application_id=application_id, transition=ACCEPT_OFFER, actor=actor)
 
 
 def application_decline_offer(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
-        return _transition(
-            application_id=application_id, allowed_from=(S.OFFER,), to_state=S.DECLINED, action="decline_offer", actor=actor
-        )
+        return _transition(application_id=application_id, transition=DECLINE_OFFER, actor=actor)
 
 
 def application_withdraw_offer(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
-        return _transition(
-            application_id=application_id,
-            allowed_from=(S.OFFER,),
-            to_state=S.OFFER_WITHDRAWN,
-            action="withdraw_offer",
-            actor=actor,
-        )
+        return _transition(application_id=application_id, transition=WITHDRAW_OFFER, actor=actor)
 
 
 def application_confirm_recruited(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
-        return _transition(
-            application_id=application_id,
-            allowed_from=(S.ACCEPTED,),
-            to_state=S.RECRUITED,
-            action="confirm_recruited",
-            actor=actor,
-        )
+        return _transition(application_id=application_id, transition=CONFIRM_RECRUITED, actor=actor)
 
 
 def application_conditions_not_met(*, application_id: int, actor: Actor) -> Application:
     with transaction.atomic():
-        return _transition(
-            application_id=application_id,
-            allowed_from=(S.ACCEPTED,),
-            to_state=S.CONDITIONS_NOT_MET,
-            action="conditions_not_met",
-            actor=actor,
-        )
-
-
-@dataclass(frozen=True)
-class _TimedRule:
-    """A transition the clock makes once a deadline has passed (reject or decline by default)."""
-
-    kind: str
-    from_states: tuple[str, ...]
-    deadline_field: str
-    to_state: str
-    flag_field: str
-    emails: tuple[tuple[str, str, str], ...]  # (key prefix, recipient: provider|candidate, template)
-    #: Recipients whose email waits: the candidate hears a minute after the provider (a
-    #: delayed one-off job; the outbox row's available_at holds it back from the sweep too).
-    delayed: tuple[str, ...] = ()
-
-
-REJECT_BY_DEFAULT = _TimedRule(
-    kind="reject_by_default",
-    from_states=AWAITING_DECISION_STATES,
-    deadline_field="reject_by_default_at",
-    to_state=S.REJECTED,
-    flag_field="rejected_by_default",
-    emails=(
-        ("rbd:provider", "provider", "rejected_by_default_provider"),
-        ("rbd:candidate", "candidate", "rejected_by_default_candidate"),
-    ),
-    delayed=("candidate",),
-)
-DECLINE_BY_DEFAULT = _TimedRule(
-    kind="decline_by_default",
-    from_states=(S.OFFER,),
-    deadline_field="decline_by_default_at",
-    to_state=S.DECLINED,
-    flag_field="declined_by_default",
-    emails=(
-        ("dbd:provider", "provider", "declined_by_default_provider"),
-        ("dbd:candidate", "candidate", "declined_by_default_candidate"),
-    ),
-)
+        return _transition(application_id=application_id, transition=CONDITIONS_NOT_MET, actor=actor)
 
 
 def _candidate_delay() -> timedelta | None:
@@ -289,10 +304,10 @@ def _email_snapshot() -> JSONObject:
     )
 
 
-def _timed_set(rule: _TimedRule, application_ids: list[int], actor: Actor) -> list[int]:
+def _timed_set(rule: TimedRule, application_ids: list[int], actor: Actor) -> list[int]:
     """Apply ``rule`` to the due ones among ``application_ids`` in one transaction; return the changed ids.
 
-    Due is decided by the database's clock (``Now()``) inside the locked read and re-checked by
+    Due is decided by the database's clock (``deadline_clock()``) inside the locked read and re-checked by
     the update, whichever host runs the job. Rows locked by a concurrent job are skipped:
     that job handles them, or the next sweep does if it rolls back.
 
@@ -301,7 +316,7 @@ def _timed_set(rule: _TimedRule, application_ids: list[int], actor: Actor) -> li
     from the changed rows, each in one ``INSERT ... SELECT``; the emails are rendered at
     delivery, outside this transaction.
     """
-    due_filter = {"state__in": rule.from_states, f"{rule.deadline_field}__lte": Now()}
+    due_filter = {"state__in": rule.from_states, f"{rule.deadline_field}__lte": deadline_clock()}
     with transaction.atomic():
         ids = list(
             Application.objects.select_for_update(skip_locked=True)

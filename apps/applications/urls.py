@@ -1,11 +1,14 @@
-from django.urls import path
+from django.urls import include, path
 
-from apps.applications import support_views, views
+from apps.applications import views
 
 app_name = "applications"
 urlpatterns = [
     path("", views.application_list, name="list"),
     path("<int:pk>/", views.application_detail, name="detail"),
+    # The page's changing parts, polled by the page itself (before the actions: "live" is no action).
+    path("<int:pk>/live/", views.application_live, name="detail_live"),
     path("<int:pk>/<slug:action>/", views.application_action, name="action"),
-    path("support/health/", support_views.support_health, name="support_health"),
+    # Support's Health page lives in the monitoring app; its names stay in this namespace.
+    path("support/health/", include("apps.monitoring.urls")),
 ]

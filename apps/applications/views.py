@@ -1,8 +1,9 @@
 """Web adapter for applications: the list, one application, and the actions each role may take.
 
-Reads go through selectors and writes through services. The services are the authority
-on transitions: ``Action.allowed_from`` below only decides which buttons to show, and a
-stale button still ends in the service's domain error, shown to the user.
+Reads go through selectors and writes through services. Which states an action may be
+taken from and by whom are the transition's (``rules.py``), the same declaration the
+service enforces: ``Action`` below only adds the button's words, and a stale button still
+ends in the service's domain error, shown to the user.
 """
 
 from collections.abc import Callable
@@ -20,33 +21,86 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.applications import services
 from apps.applications.actors import Actor
+from apps.applications.auth import is_support
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.errors import DomainError
+from apps.applications.errors import DomainError, TransitionNotAllowed
 from apps.applications.forms import ApplicationFilterForm
-from apps.applications.models import AWAITING_DECISION_STATES, Application, ApplicationState
-from apps.applications.selectors import ApplicationPage, SearchTooBroad, applications_visible_to
+from apps.applications.models import Application
+from apps.applications.rules import (
+    ACCEPT_OFFER,
+    CANDIDATE,
+    CONDITIONS_NOT_MET,
+    CONFIRM_RECRUITED,
+    DBD_DEADLINE,
+    DECLINE_OFFER,
+    INTERVIEW,
+    MAKE_OFFER,
+    REJECT,
+    SUBMIT,
+    WITHDRAW,
+    WITHDRAW_OFFER,
+    Transition,
+)
+from apps.applications.selectors import ApplicationPage, SearchTooBroad, applications_visible_to, decisions_due
 from apps.applications.selectors import application_list as select_applications
+from apps.applications.wording import CANDIDATE as CANDIDATE_ROLE
+from apps.applications.wording import PROVIDER as PROVIDER_ROLE
+from apps.applications.wording import (
+    SUPPORT,
+    Tag,
+    candidate_next_step,
+    detail_key,
+    detail_value,
+    event_actor,
+    event_title,
+    expired_description,
+    role_of,
+    state_description,
+    state_tag,
+    state_tag_for,
+)
 from apps.applications.working_days import LONDON, working_days_left
+from apps.monitoring.health import support_attention
 
 PAGE_SIZE = 25
-S = ApplicationState
-
-# Who may take an action: the candidate who owns the application, or the provider side
-# (the course's provider's users, and support users acting for them).
-CANDIDATE = "candidate"
-PROVIDER = "provider"
+#: A provider's first page lists this many of the decisions due, soonest first.
+DECISIONS_DUE_SHOWN = 10
+#: How often the application page refreshes its status (seconds).
+LIVE_REFRESH_SECONDS = 5
 
 
 @dataclass(frozen=True)
 class Action:
-    name: str
+    """A button on the application page for a ``transition`` (its name, from-states and side).
+    ``binding``: asks for confirmation first (binding commitments such as an offer, and
+    everything that cannot be undone). ``then``: what happens next, said on success
+    ({deadline}: the application's live deadline after it)."""
+
+    transition: Transition
     label: str
     done: str
-    by: str
     service: Callable[..., Application]
-    allowed_from: tuple[str, ...]
     destructive: bool = False
     takes_now: bool = False
+    binding: bool = False
+    then: str = ""
+    warning: str = ""
+
+    @property
+    def confirm(self) -> bool:
+        return self.binding or self.destructive
+
+    @property
+    def name(self) -> str:
+        return self.transition.name
+
+    @property
+    def by(self) -> str:
+        return self.transition.by
+
+    @property
+    def allowed_from(self) -> tuple[str, ...]:
+        return self.transition.from_states
 
 
 def _actions(*actions: Action) -> dict[str, Action]:
@@ -56,45 +110,65 @@ def _actions(*actions: Action) -> dict[str, Action]:
 ACTIONS = _actions(
     # The candidate's own actions.
     Action(
-        name="submit", label="Submit application", done="submitted", by=CANDIDATE,
-        service=services.application_submit, allowed_from=(S.UNSUBMITTED,), takes_now=True,
+        transition=SUBMIT, label="Submit application", done="Application submitted",
+        service=services.application_submit, takes_now=True,
+        then="The provider has been emailed. They have until {deadline} to decide.",
     ),
     Action(
-        name="withdraw", label="Withdraw application", done="withdrawn", by=CANDIDATE,
-        service=services.application_withdraw, allowed_from=AWAITING_DECISION_STATES, destructive=True,
+        transition=WITHDRAW, label="Withdraw application", done="Application withdrawn",
+        service=services.application_withdraw, destructive=True,
+        then="The provider will not consider it any further.",
+        warning="The provider stops considering your application.",
     ),
     Action(
-        name="accept_offer", label="Accept offer", done="offer accepted", by=CANDIDATE,
-        service=services.application_accept_offer, allowed_from=(S.OFFER,),
+        transition=ACCEPT_OFFER, label="Accept offer", done="Offer accepted",
+        service=services.application_accept_offer, binding=True,
+        then="The provider will confirm your place once you meet the offer's conditions.",
+        warning="Accepting is a commitment to this course: the provider will hold the place for you.",
     ),
     Action(
-        name="decline_offer", label="Decline offer", done="offer declined", by=CANDIDATE,
-        service=services.application_decline_offer, allowed_from=(S.OFFER,), destructive=True,
+        transition=DECLINE_OFFER, label="Decline offer", done="Offer declined",
+        service=services.application_decline_offer, destructive=True,
+        then="The provider has been told.",
+        warning="The offer ends and the place goes to someone else.",
     ),
     # The provider's decisions (support users may take them too).
     Action(
-        name="interview", label="Invite to interview", done="moved to interviewing", by=PROVIDER,
-        service=services.application_interview, allowed_from=(S.AWAITING_PROVIDER_DECISION,),
+        transition=INTERVIEW, label="Invite to interview", done="Candidate invited to interview",
+        service=services.application_interview,
+        then="The decision is still due by {deadline}: make an offer or reject by then.",
     ),
     Action(
-        name="make_offer", label="Make offer", done="offer made", by=PROVIDER,
-        service=services.application_make_offer, allowed_from=AWAITING_DECISION_STATES, takes_now=True,
+        transition=MAKE_OFFER, label="Make offer", done="Offer made",
+        service=services.application_make_offer, takes_now=True,
+        binding=True,
+        then="The candidate has been emailed. They have until {deadline} to accept or decline; "
+        "if they do not answer by then, the offer is declined by default.",
+        warning="An offer is binding: the candidate may accept it, and you must then hold the place.",
     ),
     Action(
-        name="reject", label="Reject application", done="rejected", by=PROVIDER,
-        service=services.application_reject, allowed_from=AWAITING_DECISION_STATES, destructive=True,
+        transition=REJECT, label="Reject application", done="Application rejected",
+        service=services.application_reject, destructive=True,
+        then="The candidate will see the decision on their application.",
+        warning="The candidate is told they do not have a place.",
     ),
     Action(
-        name="withdraw_offer", label="Withdraw offer", done="offer withdrawn", by=PROVIDER,
-        service=services.application_withdraw_offer, allowed_from=(S.OFFER,), destructive=True,
+        transition=WITHDRAW_OFFER, label="Withdraw offer", done="Offer withdrawn",
+        service=services.application_withdraw_offer, destructive=True,
+        then="The candidate will see that the offer was withdrawn.",
+        warning="The candidate can no longer accept the offer.",
     ),
     Action(
-        name="confirm_recruited", label="Confirm recruited", done="candidate recruited", by=PROVIDER,
-        service=services.application_confirm_recruited, allowed_from=(S.ACCEPTED,),
+        transition=CONFIRM_RECRUITED, label="Confirm recruited", done="Candidate recruited",
+        service=services.application_confirm_recruited, binding=True,
+        then="Nothing more is needed on this application.",
+        warning="This confirms the candidate's place on the course.",
     ),
     Action(
-        name="conditions_not_met", label="Conditions not met", done="marked as conditions not met", by=PROVIDER,
-        service=services.application_conditions_not_met, allowed_from=(S.ACCEPTED,), destructive=True,
+        transition=CONDITIONS_NOT_MET, label="Conditions not met", done="Marked as conditions not met",
+        service=services.application_conditions_not_met, destructive=True,
+        then="The candidate will see that they do not have a place.",
+        warning="The candidate loses the place they accepted.",
     ),
 )
 
@@ -102,7 +176,7 @@ ACTIONS = _actions(
 def _may(user, application: Application, action: Action) -> bool:
     if action.by == CANDIDATE:
         return application.candidate_id == user.pk
-    if user.is_staff:
+    if is_support(user):
         return True
     provider_user = getattr(user, "provider_user", None)
     return provider_user is not None and provider_user.provider_id == application.course.provider_id
@@ -127,6 +201,14 @@ class Countdown:
         return f"{moment.day} {moment:%b %Y %H:%M} {moment.tzname()}"
 
     @property
+    def deadline_words(self) -> str:
+        """The deadline in a sentence, e.g. "Monday 30 November 2026 at 23:59 GMT"."""
+        if self.deadline is None:
+            return ""
+        moment = timezone.localtime(self.deadline, LONDON)
+        return f"{moment:%A} {moment.day} {moment:%B %Y} at {moment:%H:%M} {moment.tzname()}"
+
+    @property
     def label(self) -> str:
         """What the list and the application page say about the time left."""
         if self.deadline is None:
@@ -137,6 +219,17 @@ class Countdown:
             return "Last day"
         return f"{self.working_days} working day{'' if self.working_days == 1 else 's'}"
 
+    @property
+    def urgency(self) -> str:
+        """"passed", "urgent" (the last day), "soon" (two working days or fewer) or ""."""
+        if self.deadline is None:
+            return ""
+        if self.passed:
+            return "passed"
+        if self.working_days == 0:
+            return "urgent"
+        return "soon" if self.working_days <= 2 else ""
+
 
 class Countdowns:
     """Working days left per application, with one calendar per cycle for the whole request."""
@@ -145,14 +238,17 @@ class Countdowns:
         self.now = now
         self._calendars = {}
 
+    def calendar(self, cycle):
+        calendar = self._calendars.get(cycle.pk)
+        if calendar is None:
+            calendar = self._calendars[cycle.pk] = calendar_for_cycle(cycle)
+        return calendar
+
     def __call__(self, application: Application) -> Countdown:
         deadline = application.deadline_at
         if deadline is None:
             return Countdown(deadline=None, working_days=None, passed=False)
-        calendar = self._calendars.get(application.cycle_id)
-        if calendar is None:
-            calendar = self._calendars[application.cycle_id] = calendar_for_cycle(application.cycle)
-        days = working_days_left(now=self.now, deadline=deadline, calendar=calendar)
+        days = working_days_left(now=self.now, deadline=deadline, calendar=self.calendar(application.cycle))
         return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now)
 
 
@@ -162,11 +258,25 @@ def _count_label(page: ApplicationPage) -> str:
     return f"{page.count:,} application{'' if page.count == 1 else 's'}"
 
 
+def _first_page_extras(request, role: str, countdown: Countdowns) -> dict:
+    """Each role's first page: a provider's decisions due, soonest first; what needs support's
+    attention. (A candidate's list is their applications with the next step on each.)"""
+    if role == PROVIDER_ROLE:
+        due = decisions_due(user=request.user, limit=DECISIONS_DUE_SHOWN)
+        prefetch_related_objects(due, "cycle__non_working_periods")
+        return {"decisions_due": [(application, countdown(application)) for application in due]}
+    if role == SUPPORT:
+        return {"attention": support_attention(now=countdown.now)}
+    return {}
+
+
 @login_required
 @require_safe
 def application_list(request):
     """One page of the user's applications; the selector filters, orders and pages (keyset, by cursor)."""
     form = ApplicationFilterForm(request.GET)
+    role = role_of(request.user)
+    countdown = Countdowns(now=timezone.now())
     page, rows = None, []
     if form.is_valid():
         filters = form.cleaned_data
@@ -184,14 +294,56 @@ def application_list(request):
         else:
             # One query for the whole page's calendars, whichever runs of the sort it spans.
             prefetch_related_objects(page.applications, "cycle__non_working_periods")
-            countdown = Countdowns(now=timezone.now())
             rows = [(application, countdown(application)) for application in page.applications]
-    context = {"form": form, "page": page, "rows": rows, "count_label": _count_label(page) if page else ""}
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "role": role,
+        "count_label": _count_label(page) if page else "",
+        # The role's first page (no filter, sort or page asked for) also shows what is due or wrong.
+        "filtered": bool(request.GET),
+    }
+    if role == CANDIDATE_ROLE:
+        context["cards"] = [
+            (application, count, _words(application, count, role)) for application, count in rows
+        ]
+    elif not context["filtered"]:
+        context.update(_first_page_extras(request, role, countdown))
     return render(request, "applications/application_list.html", context)
 
 
-def _state_label(value: str) -> str:
-    return S(value).label if value in S.values else value
+@dataclass(frozen=True)
+class Words:
+    tag: Tag
+    description: str
+    next_step: str
+
+
+def _words(application: Application, countdown: Countdown, role: str) -> Words:
+    if countdown.passed:
+        description = expired_description(application, role=role)
+    else:
+        description = state_description(application, role=role, deadline_words=countdown.deadline_words)
+    next_step = ""
+    if role == CANDIDATE_ROLE:
+        next_step = "" if countdown.passed else candidate_next_step(application, deadline_words=countdown.deadline_words)
+    return Words(tag=state_tag(application), description=description, next_step=next_step)
+
+
+def _timeline(application: Application, *, role: str, viewer) -> list[dict]:
+    return [
+        {
+            "event": event,
+            "title": event_title(event.kind),
+            "from_tag": state_tag_for(event.from_state) if event.from_state else None,
+            "to_tag": state_tag_for(event.to_state) if event.to_state else None,
+            "moved": event.from_state != event.to_state,
+            "actor": event_actor(event, role=role, viewer=viewer),
+            "detail": _detail_items(event.detail),
+        }
+        for event in application.events.select_related("actor_user")
+    ]
 
 
 def _detail_items(detail: dict) -> list[tuple[str, str]]:
@@ -205,36 +357,45 @@ def _detail_items(detail: dict) -> list[tuple[str, str]]:
                 moment = None
             if moment is not None and moment.tzinfo is not None:
                 value = dateformat.format(timezone.localtime(moment, LONDON), "j M Y H:i T")
-        items.append((key.replace("_", " ").capitalize(), value))
+        items.append((detail_key(key), detail_value(value)))
     return items
+
+
+def _detail_context(request, pk: int) -> dict:
+    visible = applications_visible_to(request.user).prefetch_related("cycle__non_working_periods")
+    application = get_object_or_404(visible, pk=pk)
+    role = role_of(request.user)
+    countdown = Countdowns(now=timezone.now())(application)
+    # Past its live deadline the application belongs to the by-default rule (the service
+    # refuses by the database's clock; this only stops offering buttons that would fail).
+    actions = [
+        action
+        for action in ACTIONS.values()
+        if application.state in action.allowed_from and _may(request.user, application, action)
+    ] if not countdown.passed else []
+    return {
+        "application": application,
+        "role": role,
+        "countdown": countdown,
+        "words": _words(application, countdown, role),
+        "expired": countdown.passed,
+        "timeline": _timeline(application, role=role, viewer=request.user),
+        "actions": actions,
+        "refresh_seconds": LIVE_REFRESH_SECONDS,
+    }
 
 
 @login_required
 @require_safe
 def application_detail(request, pk: int):
-    visible = applications_visible_to(request.user).prefetch_related("cycle__non_working_periods")
-    application = get_object_or_404(visible, pk=pk)
-    timeline = [
-        {
-            "event": event,
-            "from_label": _state_label(event.from_state),
-            "to_label": _state_label(event.to_state),
-            "detail": _detail_items(event.detail),
-        }
-        for event in application.events.select_related("actor_user")
-    ]
-    actions = [
-        action
-        for action in ACTIONS.values()
-        if application.state in action.allowed_from and _may(request.user, application, action)
-    ]
-    context = {
-        "application": application,
-        "countdown": Countdowns(now=timezone.now())(application),
-        "timeline": timeline,
-        "actions": actions,
-    }
-    return render(request, "applications/application_detail.html", context)
+    return render(request, "applications/application_detail.html", _detail_context(request, pk))
+
+
+@login_required
+@require_safe
+def application_live(request, pk: int):
+    """The application page's changing parts alone (status, actions, timeline), for the page to refresh itself."""
+    return render(request, "applications/application_live.html", _detail_context(request, pk))
 
 
 def _refuse(request, application: Application, message: str, *, status: int):
@@ -242,10 +403,45 @@ def _refuse(request, application: Application, message: str, *, status: int):
     return render(request, "applications/action_refused.html", context, status=status)
 
 
+def _not_done(application: Application, action: Action, exc: DomainError) -> str:
+    """A refusal in words: what was not done and why; the service's message names the state, not the action."""
+    if isinstance(exc, TransitionNotAllowed):
+        now = state_tag_for(exc.current_state).text.lower()
+        return (
+            f"{action.label} was not done: application {application.pk} is now “{now}”, so this is no "
+            "longer possible (someone may have acted on it since the page was loaded). Nothing has changed."
+        )
+    message = str(exc)
+    return message if message.rstrip(".").endswith(("Nothing changed", "Nothing has changed")) else (
+        f"{message} Nothing has changed."
+    )
+
+
+def _confirmation(request, application: Application, action: Action):
+    """The page that asks before a binding action; for an offer, the deadline it would set."""
+    offer_deadline = None
+    if action.transition is MAKE_OFFER:
+        offer_deadline = Countdown(
+            deadline=DBD_DEADLINE.at(start=timezone.now(), calendar=calendar_for_cycle(application.cycle)),
+            working_days=DBD_DEADLINE.working_days.count,
+            passed=False,
+        ).deadline_words
+    role = role_of(request.user)
+    context = {
+        "application": application,
+        "action": action,
+        "role": role,
+        "words": _words(application, Countdowns(now=timezone.now())(application), role),
+        "offer_deadline": offer_deadline,
+        "offer_days": DBD_DEADLINE.working_days.count,
+    }
+    return render(request, "applications/action_confirm.html", context)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def application_action(request, pk: int, action: str):
-    """POST performs the action. GET shows the confirmation page for destructive actions only."""
+    """POST performs the action. GET shows the confirmation page of binding actions only."""
     application = get_object_or_404(applications_visible_to(request.user), pk=pk)
     chosen = ACTIONS.get(action)
     if chosen is None:
@@ -253,8 +449,11 @@ def application_action(request, pk: int, action: str):
     if not _may(request.user, application, chosen):
         return _refuse(request, application, _refusal(application, chosen), status=403)
     if request.method != "POST":
-        if chosen.destructive:
-            return render(request, "applications/action_confirm.html", {"application": application, "action": chosen})
+        if Countdowns(now=timezone.now())(application).passed:
+            return _refuse(request, application, expired_description(application, role=role_of(request.user)),
+                           status=409)
+        if chosen.confirm:
+            return _confirmation(request, application, chosen)
         message = f"{chosen.label} needs the button on the application page (a POST request)."
         context = {"application": application, "message": message, "status": 405}
         return HttpResponseNotAllowed(
@@ -264,9 +463,11 @@ def application_action(request, pk: int, action: str):
     if chosen.takes_now:
         arguments["now"] = timezone.now()
     try:
-        chosen.service(**arguments)
+        changed = chosen.service(**arguments)
     except DomainError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, _not_done(application, chosen, exc))
     else:
-        messages.success(request, f"Application {application.pk}: {chosen.done}.")
+        after = Countdowns(now=timezone.now())(changed) if isinstance(changed, Application) else None
+        then = chosen.then.format(deadline=after.deadline_words if after else "the deadline")
+        messages.success(request, f"Application {application.pk}: {chosen.done.lower()}. {then}")
     return redirect("applications:detail", pk=application.pk)

@@ -64,6 +64,9 @@ class OutboxEmail(models.Model):
             ),
             # Support's drain rate: emails sent in the last minute.
             models.Index(fields=["sent_at"], condition=Q(status="sent"), name="outbox_sent_at"),
+            # The hourly check's emails given up for good (count, oldest, a sample): few rows, read
+            # without scanning the sent ones.
+            models.Index(fields=["created_at"], condition=Q(status="failed"), name="outbox_failed"),
         ]
 
     def __str__(self):

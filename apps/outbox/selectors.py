@@ -1,4 +1,4 @@
-"""Reads of the outbox for support: what is waiting, and how fast it leaves."""
+"""Reads of the outbox for support and monitoring: what is waiting, how fast it leaves, what is stuck."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,16 +20,25 @@ class OutboxBacklog:
     sent_last_minute: int
 
 
-def outbox_backlog() -> list[OutboxBacklog]:
-    """Per delivery queue: due pending emails (a read of the partial pending index) and the last minute's sends."""
-    pending = {
+def outbox_pending_by_queue() -> dict[str, dict]:
+    """Per queue with any: ``{"n": due pending emails, "oldest": the oldest one's available_at}``.
+
+    sweep_after is set on every email still to send: the filter reads the sweep's partial
+    index, whose size follows the emails to send, not the table (the metrics scrape reads
+    this every 15 s).
+    """
+    return {
         row["queue"]: row
-        # sweep_after is set on every email still to send: the filter reads the sweep's partial index.
         for row in OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, available_at__lte=Now())
         .values("queue")
         .annotate(n=Count("pk"), oldest=Min("available_at"))
         .order_by()
     }
+
+
+def outbox_backlog() -> list[OutboxBacklog]:
+    """Per delivery queue: due pending emails (a read of the partial pending index) and the last minute's sends."""
+    pending = outbox_pending_by_queue()
     minute_ago = ExpressionWrapper(Now() - timedelta(minutes=1), output_field=DateTimeField())
     sent = dict(
         OutboxEmail.objects.filter(status=OutboxStatus.SENT, sent_at__gte=minute_ago)
@@ -48,3 +57,40 @@ def outbox_backlog() -> list[OutboxBacklog]:
         )
         for queue, label in OutboxQueue.choices
     ]
+
+
+@dataclass(frozen=True)
+class OutboxSample:
+    """Emails matching a check: how many, the oldest one's creation, and the oldest few's keys
+    with their last error (oldest first)."""
+
+    count: int
+    oldest_created_at: datetime | None
+    sample: list[tuple[str, str]]
+
+
+SAMPLE_SIZE = 10
+
+
+def _sample(qs) -> OutboxSample:
+    stats = qs.aggregate(count=Count("pk"), oldest=Min("created_at"))
+    sample = list(qs.order_by("created_at").values_list("key", "last_error")[:SAMPLE_SIZE]) if stats["count"] else []
+    return OutboxSample(count=stats["count"], oldest_created_at=stats["oldest"], sample=sample)
+
+
+def outbox_stuck(*, grace: timedelta) -> OutboxSample:
+    """Emails still pending more than ``grace`` after they were written (by the database's
+    clock; delivery is enqueued on commit, so these were lost or keep failing)."""
+    stale = ExpressionWrapper(Now() - grace, output_field=DateTimeField())
+    pending = OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING)  # the partial index
+    return _sample(pending.filter(created_at__lte=stale))
+
+
+def outbox_failed() -> OutboxSample:
+    """Emails given up after every delivery attempt: never sent."""
+    return _sample(OutboxEmail.objects.filter(status=OutboxStatus.FAILED))
+
+
+def outbox_email_exists(*, key: str) -> bool:
+    """Whether an email with this idempotency key was ever written (sent or not)."""
+    return OutboxEmail.objects.filter(key=key).exists()

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 
 from apps.core.enqueue import enqueue_in_on_commit, enqueue_many_on_commit
 from apps.core.sql import insert_from_select
+from apps.core.validators import one_line
 from apps.outbox.models import OutboxEmail, OutboxQueue, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ STAGGER_DELAY = timedelta(seconds=10)
 #: delayed delivery jobs start this much later than the email's available_at.
 SCHEDULE_MARGIN = timedelta(seconds=2)
 DELIVERY_JOB = "jobs.outbox.outbox_emails_deliver"
+SUBJECT_MAX_LENGTH = OutboxEmail._meta.get_field("subject").max_length
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,17 @@ def _requeue_after() -> timedelta:
     return timedelta(seconds=settings.OUTBOX_REQUEUE_AFTER_SECONDS)
 
 
+def _subject(text: str) -> str:
+    """One line whatever the data (a line break in a name made an email unsendable for good:
+    BadHeaderError), and no longer than the column (long names made the write fail)."""
+    subject = one_line(text)
+    return subject if len(subject) <= SUBJECT_MAX_LENGTH else subject[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
+
+
 def _render(template: str, context: dict) -> tuple[str, str, str]:
     context = {**context, "service_name": "Apply"}
-    # A subject is one line whatever the data: a line break in a name must not make the
-    # email unsendable (BadHeaderError).
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     return (
-        subject,
+        _subject(render_to_string(f"emails/{template}_subject.txt", context)),
         render_to_string(f"emails/{template}.txt", context),
         render_to_string(f"emails/{template}.html", context),
     )
@@ -219,10 +225,11 @@ def _parse_moments(context: dict) -> dict:
 
 
 def outbox_email_render(email: OutboxEmail) -> tuple[str, str, str]:
-    """(subject, text body, HTML body): rendered now from a snapshot, or as rendered when written."""
+    """(subject, text body, HTML body): rendered now from a snapshot, or as rendered when written
+    (the subject made one line again: a row may predate the rule)."""
     if email.template:
         return _render(email.template, _parse_moments(email.context))
-    return email.subject, email.body_text, email.body_html
+    return _subject(email.subject), email.body_text, email.body_html
 
 
 def _message(email: OutboxEmail, connection) -> EmailMultiAlternatives:

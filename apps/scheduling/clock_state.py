@@ -7,22 +7,32 @@ Keys (all under ``apply:clock:``):
 - ``runs:<name>``: list of the latest runs, newest first (JSON: tick, job_id, clock, outcome);
 - ``heartbeats``: sorted set of clock ids scored by their last heartbeat (epoch seconds).
 
+An entry is named after the job it runs. A renamed entry's state moves to its new name once
+(``carry_over``), so a rename on deploy loses neither a tick nor a pause.
+
 Claiming a tick and enqueueing its job are one MULTI/EXEC guarded by WATCH on the entry's
 hash: of any number of clocks, exactly one moves ``last_tick`` forward and pushes the job,
 and a clock that stalls or dies mid-way leaves either both done or neither.
 """
 
 import json
+import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import django_rq
 from redis import Redis
 from redis.exceptions import WatchError
+from rq.job import Job
+from rq.queue import Queue
+from rq.worker import Worker
 
-from apps.scheduling.timetable import Entry, tick_job_id
+from apps.monitoring.counters import tick_recorded
+from apps.scheduling.timetable import Entry, entry_title, tick_job_id
 
+logger = logging.getLogger("clock")
 PREFIX = "apply:clock:"
 ENTRIES_KEY = PREFIX + "entries"
 HEARTBEATS_KEY = PREFIX + "heartbeats"
@@ -30,6 +40,7 @@ RUNS_KEPT = 50
 HEARTBEAT_STALE_SECONDS = 15
 QUEUED_WINDOW_SECONDS = 600
 STARTED_MARGIN_SECONDS = 10
+LOST_RECHECK_SECONDS = 0.25
 DEFAULT_JOB_TIMEOUT = 180  # RQ's own default, for a job hash without a timeout
 
 
@@ -73,20 +84,70 @@ class ClockState:
         self.connection = connection
 
     # --- timetable sync ------------------------------------------------------------
-    def sync(self, entries: list[Entry], now: datetime) -> list[str]:
-        """Register the timetable; drop entries no longer in it. Returns the removed names."""
+    def sync(
+        self,
+        entries: list[Entry],
+        now: datetime,
+        recorded: dict[str, datetime] | None = None,
+        renamed: dict[str, str] | None = None,
+    ) -> list[str]:
+        """Register the timetable; drop entries no longer in it. Returns the removed names.
+
+        ``recorded`` holds the last ticks kept in the database (``apps.scheduling.ticks``):
+        an entry Redis has lost resumes from there. ``renamed`` maps old entry names to new
+        ones: an old entry still in Redis hands its state to its new name before it is dropped.
+        """
         current = {entry.name for entry in entries}
+        known = {name.decode() for name in self.connection.smembers(ENTRIES_KEY)}
+        for old, new in (renamed or {}).items():
+            if old in known and old not in current and new in current and self.carry_over(old, new):
+                logger.info("entry %s renamed %s: its last tick, pause and runs carried over", old, new)
         known = {name.decode() for name in self.connection.smembers(ENTRIES_KEY)}
         removed = sorted(known - current)
         for name in removed:
             self.connection.delete(entry_key(name), runs_key(name))
             self.connection.srem(ENTRIES_KEY, name)
         for entry in entries:
-            self.register(entry, now)
+            self.register(entry, now, recorded=(recorded or {}).get(entry.name))
         return removed
 
-    def register(self, entry: Entry, now: datetime) -> None:
-        """A new or rescheduled entry starts from its latest past tick: it does not fire at once."""
+    def carry_over(self, old: str, new: str) -> bool:
+        """Move entry ``old``'s state (last tick, signature, pause, last job, runs) to ``new``, once.
+
+        Atomic (WATCH on both hashes): of several clocks starting together one moves it, and
+        none does if ``new`` already has state of its own (a clock of the new version got
+        there first). Registering ``new`` afterwards keeps the last tick when the schedule is
+        unchanged, so the ticks missed while no clock ran run once, and a paused entry stays
+        paused. Returns whether it moved anything.
+        """
+        with self.connection.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(entry_key(old), entry_key(new), runs_key(old))
+                    state = pipe.hgetall(entry_key(old))
+                    if not state or pipe.exists(entry_key(new)):
+                        pipe.unwatch()
+                        return False
+                    runs = pipe.lrange(runs_key(old), 0, -1)
+                    pipe.multi()
+                    pipe.hset(entry_key(new), mapping=state)
+                    if runs:
+                        pipe.rpush(runs_key(new), *runs)
+                    pipe.sadd(ENTRIES_KEY, new)
+                    pipe.delete(entry_key(old), runs_key(old))
+                    pipe.srem(ENTRIES_KEY, old)
+                    pipe.execute()
+                    return True
+                except WatchError:
+                    continue
+
+    def register(self, entry: Entry, now: datetime, recorded: datetime | None = None) -> None:
+        """A new or rescheduled entry starts from its latest past tick: it does not fire at once.
+
+        An entry Redis has lost (emptied by a restart without persistence) starts from its
+        ``recorded`` last tick instead, when there is one for the same schedule: the ticks it
+        missed during the outage then run once, as after the clocks themselves were down.
+        """
         key = entry_key(entry.name)
         with self.connection.pipeline() as pipe:
             while True:
@@ -95,10 +156,9 @@ class ClockState:
                     state = _decode(pipe.hgetall(key))
                     pipe.multi()
                     if state.get("signature") != entry.signature or not state.get("last_tick"):
-                        pipe.hset(
-                            key,
-                            mapping={"last_tick": _iso(entry.latest_at_or_before(now)), "signature": entry.signature},
-                        )
+                        lost = not state.get("signature")
+                        start = recorded if lost and recorded is not None else entry.latest_at_or_before(now)
+                        pipe.hset(key, mapping={"last_tick": _iso(start), "signature": entry.signature})
                     pipe.hset(
                         key,
                         mapping={
@@ -107,6 +167,7 @@ class ClockState:
                             "schedule": entry.schedule,
                             "tz": entry.tz,
                             "why": entry.why,
+                            "title": entry.display_title,
                             "description": entry.describe(),
                         },
                     )
@@ -181,6 +242,7 @@ class ClockState:
                         ],
                         pipeline=pipe,
                     )
+                tick_recorded(pipe, entry.name, outcome=outcome, lateness_seconds=(now - tick).total_seconds())
                 self._record_run(
                     pipe,
                     entry.name,
@@ -198,24 +260,52 @@ class ClockState:
     def _still_busy(self, job_id: str | None, now: datetime) -> str:
         """Why the entry's previous job still counts as in progress ("" if it does not).
 
-        Queued counts for QUEUED_WINDOW (a job waiting behind a backlog must not get a twin);
-        started counts until the job's timeout has surely passed, so a job abandoned by a
-        killed worker blocks its entry for at most that long.
+        Only a run that really exists blocks a tick. Queued counts while the job id is in its
+        queue (or RQ's intermediate queue), for at most QUEUED_WINDOW_SECONDS: a job waiting
+        behind a backlog must not get a twin. A hash that says "queued" while the id is in
+        no queue was lost (a worker on several queues took it off the queue and died before
+        registering it: RQ's multi-queue dequeue is a plain pop); it blocks nothing, so the
+        rule resumes at this tick instead of ten minutes later. Started counts while the worker
+        that took it is alive (its key is still in Redis) and the job's timeout has not surely
+        passed, so a job abandoned by a killed worker blocks its entry for at most that long.
+
+        Keys come from RQ's own classes, so ``RQ_KEY_PREFIX`` is honoured.
         """
         if not job_id:
             return ""
-        status, enqueued_at, started_at, timeout = (
+        status, enqueued_at, started_at, timeout, origin, worker_name = (
             value.decode() if value else ""
-            for value in self.connection.hmget(f"rq:job:{job_id}", "status", "enqueued_at", "started_at", "timeout")
+            for value in self.connection.hmget(
+                Job.key_for(job_id), "status", "enqueued_at", "started_at", "timeout", "origin", "worker_name"
+            )
         )
         if status == "queued" and enqueued_at:
-            if (now - _rq_time(enqueued_at)).total_seconds() < QUEUED_WINDOW_SECONDS:
+            if (now - _rq_time(enqueued_at)).total_seconds() >= QUEUED_WINDOW_SECONDS:
+                return ""
+            if self._in_queue(job_id, origin):
                 return f"previous run {job_id} still queued"
+            # A worker that has just popped the id registers it within milliseconds: look again
+            # once before calling it lost, so a tick in that gap does not start a twin.
+            time.sleep(LOST_RECHECK_SECONDS)
+            if self.connection.hget(Job.key_for(job_id), "status") != b"queued" or self._in_queue(job_id, origin):
+                return self._still_busy(job_id, now)
+            logger.warning(
+                "previous run %s was lost (queued, but in no queue: its worker died taking it); this tick runs again",
+                job_id,
+                extra={"lost_job_id": job_id},
+            )
+            return ""
         if status == "started" and started_at:
+            if not worker_name or not self.connection.exists(Worker.redis_worker_namespace_prefix + worker_name):
+                return ""  # the worker that took it is gone: abandoned
             limit = float(timeout or DEFAULT_JOB_TIMEOUT) + STARTED_MARGIN_SECONDS
             if (now - _rq_time(started_at)).total_seconds() < limit:
                 return f"previous run {job_id} still running"
         return ""
+
+    def _in_queue(self, job_id: str, origin: str) -> bool:
+        queue = Queue(origin or "default", connection=self.connection)
+        return any(self.connection.lpos(key, job_id) is not None for key in (queue.key, queue.intermediate_queue_key))
 
     def _record_run(self, pipe, name, *, tick, job_id, clock_id, now, outcome):
         run = {"tick": _iso(tick), "job_id": job_id, "clock": clock_id, "enqueued_at": _iso(now), "outcome": outcome}
@@ -253,7 +343,6 @@ class ClockState:
     def overview(self, now: datetime, runs: int = 5) -> list[dict]:
         """Every registered entry as the running clocks see it: schedule, state, next and last runs."""
         from cronsim import CronSim
-        from rq.job import Job
 
         names = sorted(name.decode() for name in self.connection.smembers(ENTRIES_KEY))
         pipe = self.connection.pipeline(transaction=False)
@@ -284,6 +373,7 @@ class ClockState:
             result.append(
                 {
                     "name": name,
+                    "title": data.get("title") or entry_title(name),
                     "schedule": data.get("schedule", ""),
                     "tz": data.get("tz", ""),
                     "description": data.get("description", ""),

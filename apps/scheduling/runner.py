@@ -18,6 +18,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from apps.scheduling.clock_state import ClockState
+from apps.scheduling.ticks import DatabaseTicks
 from apps.scheduling.timetable import Entry
 
 logger = logging.getLogger("clock")
@@ -37,6 +38,8 @@ class Clock:
         heartbeat_interval: float = 5.0,
         now: Callable[[], datetime] = utc_now,
         clock_id: str | None = None,
+        ticks: DatabaseTicks | None = None,
+        renamed: dict[str, str] | None = None,
     ):
         self.entries = entries
         self.state = ClockState(connection)
@@ -44,6 +47,11 @@ class Clock:
         self.heartbeat_interval = heartbeat_interval
         self.now = now
         self.clock_id = clock_id or f"{socket.gethostname()}-{os.getpid()}"
+        # The last ticks kept in the database too (clock.py passes them; a clock without them
+        # restarts an entry Redis lost from its latest past tick).
+        self.ticks = ticks
+        # Old entry name -> new one (clock.py's RENAMED_ENTRIES): their state is carried over at sync.
+        self.renamed = renamed or {}
         self.stopping = threading.Event()
         self._last_heartbeat = 0.0
         self._synced = False
@@ -61,7 +69,11 @@ class Clock:
         """One poll: returns (entry name, job id or "paused") for each tick this clock claimed."""
         now = self.now()
         if not self._synced:
-            removed = self.state.sync(self.entries, now)
+            if self.ticks is not None and self.renamed:
+                self.ticks.carry_over(self.renamed)
+            recorded = self._recorded()
+            removed = self.state.sync(self.entries, now, recorded=recorded, renamed=self.renamed)
+            self._record_registered([entry for entry in self.entries if entry.name not in recorded])
             if removed:
                 logger.info("removed entries no longer in the timetable: %s", ", ".join(removed))
             self._synced = True
@@ -74,7 +86,10 @@ class Clock:
             state = states[entry.name]
             if state is None or state.signature != entry.signature or state.last_tick is None:
                 # Redis lost our state (restart without persistence) or a new version rescheduled it.
-                self.state.register(entry, now)
+                recorded = self._recorded().get(entry.name)
+                self.state.register(entry, now, recorded=recorded)
+                if recorded is None:
+                    self._record_registered([entry])
                 continue
             cached = self._next_tick.get(entry.name)
             if cached is None or cached[0] != state.last_tick:
@@ -87,6 +102,8 @@ class Clock:
                 continue
             outcome = self.state.claim_and_enqueue(entry, tick, clock_id=self.clock_id, now=now)
             self._next_tick[entry.name] = (tick, entry.next_after(tick))
+            if outcome is not None and self.ticks is not None:
+                self.ticks.record(entry, tick)
             if outcome is not None:
                 late = (now - tick).total_seconds()
                 logger.info(
@@ -99,6 +116,19 @@ class Clock:
                 )
                 claimed.append((entry.name, outcome))
         return claimed
+
+    def _recorded(self) -> dict[str, datetime]:
+        return self.ticks.recorded(self.entries) if self.ticks is not None else {}
+
+    def _record_registered(self, entries: list[Entry]) -> None:
+        """Record where newly registered entries start, so a daily entry is covered before its first run."""
+        if self.ticks is None or not entries:
+            return
+        states = self.state.states([entry.name for entry in entries])
+        for entry in entries:
+            state = states[entry.name]
+            if state is not None and state.last_tick is not None:
+                self.ticks.record(entry, state.last_tick)
 
     def _sleep_seconds(self, started: float) -> float:
         """Until the next poll, or until just after the soonest known tick if that comes first."""
@@ -127,4 +157,6 @@ class Clock:
             self.state.forget(self.clock_id)
         except RedisError:
             pass
+        if self.ticks is not None:
+            self.ticks.close()
         logger.info("clock %s stopped", self.clock_id)

@@ -31,6 +31,8 @@ class Entry:
     why: str
     # A tick that finds the previous run still queued or running is skipped, not queued behind it.
     skip_if_running: bool = True
+    # What people read on the Schedule page; the name is the job function's (it goes into job ids).
+    title: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -73,8 +75,17 @@ class Entry:
         latest = self.latest_at_or_before(now)
         return latest if latest > last_tick else None
 
+    @property
+    def display_title(self) -> str:
+        return self.title or entry_title(self.name)
+
     def describe(self) -> str:
         return CronSim(self.schedule, datetime.now(self.zone)).explain() + f" ({self.tz})"
+
+
+def entry_title(name: str) -> str:
+    """The title of an entry that has none of its own: its name as words."""
+    return name.replace("_", " ").capitalize()
 
 
 def timetable_from_setting(default: list[Entry], setting: str | None) -> list[Entry]:

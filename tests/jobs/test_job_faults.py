@@ -6,9 +6,9 @@ from rq import Retry
 from rq.job import JobStatus
 
 from apps.core.leases import Lease
+from apps.core.queueing.sweeps import sweep_lease
 from apps.core.redis import redis_connection
 from jobs import applications
-from jobs.batching import sweep_lease
 from tests.jobs.burst import run_burst_worker
 from tests.processes import child_env
 

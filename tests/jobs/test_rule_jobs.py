@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from apps.applications.models import ApplicationState
 from apps.core.leases import Lease
+from apps.core.queueing.arguments import BadJobArguments
 from apps.core.redis import redis_connection
 from jobs import applications, chasers, cycles, monitoring
-from jobs.arguments import BadJobArguments
 from tests.factories import make_application, make_cycle
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_chaser_sweep_fans_out_to_the_process_job_of_its_kind():
 def test_cycle_fan_out_continues_in_a_follow_up_job_when_its_budget_is_spent(settings, monkeypatch):
     settings.APPLY_SWEEP_LIMIT = 2
     settings.APPLY_BATCH_SIZE = 1
-    monkeypatch.setattr("jobs.fanout.BUDGET_SECONDS", 0)
+    monkeypatch.setattr("apps.core.queueing.pages.BUDGET_SECONDS", 0)
     now = timezone.now()
     cycle = make_cycle(year=2025, apply_deadline=now - timedelta(hours=1), reject_by_default_date=now)
     ids = [make_application(cycle=cycle).pk for _ in range(5)]

@@ -14,7 +14,8 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 
 import clock
-from apps.applications.models import Application, ApplicationState, ChaserSent, InvariantFinding
+from apps.applications.models import Application, ApplicationState, ChaserSent
+from apps.monitoring.models import InvariantFinding
 from apps.outbox.models import OutboxEmail, OutboxStatus
 from apps.scheduling.timetable import tick_job_id
 from tests.factories import make_application, make_cycle
@@ -25,15 +26,15 @@ S = ApplicationState
 LONDON = "Europe/London"
 
 SPEC_TIMETABLE = {
-    "reject_applications_by_default": ("* * * * *", "jobs.applications.applications_reject_due"),
-    "decline_offers_by_default": ("* * * * *", "jobs.applications.applications_decline_due"),
-    "deliver_outbox": ("* * * * *", "jobs.outbox.outbox_emails_deliver_due"),
-    "chase_providers": ("35 * * * *", "jobs.chasers.applications_chase_providers_due"),
-    "chase_candidates": ("40 * * * *", "jobs.chasers.applications_chase_candidates_due"),
-    "detect_invariants": ("30 * * * *", "jobs.monitoring.invariants_check"),
-    "close_cycle": ("1 0 * * *", "jobs.cycles.cycles_close_due"),
-    "daily_report": ("0 8 * * 1-5", "jobs.monitoring.daily_report_send"),
-    "clear_sessions": ("17 3 * * *", "jobs.maintenance.sessions_clear_expired"),
+    "applications_reject_due": ("* * * * *", "jobs.applications.applications_reject_due"),
+    "applications_decline_due": ("* * * * *", "jobs.applications.applications_decline_due"),
+    "outbox_emails_deliver_due": ("* * * * *", "jobs.outbox.outbox_emails_deliver_due"),
+    "applications_chase_providers_due": ("35 * * * *", "jobs.chasers.applications_chase_providers_due"),
+    "applications_chase_candidates_due": ("40 * * * *", "jobs.chasers.applications_chase_candidates_due"),
+    "invariants_check": ("30 * * * *", "jobs.monitoring.invariants_check"),
+    "cycles_close_due": ("1 0 * * *", "jobs.cycles.cycles_close_due"),
+    "daily_report_send": ("0 8 * * 1-5", "jobs.monitoring.daily_report_send"),
+    "sessions_clear_expired": ("17 3 * * *", "jobs.maintenance.sessions_clear_expired"),
 }
 
 
@@ -44,16 +45,22 @@ def test_the_timetable_has_every_spec_entry_in_london_time_on_the_sweeps_queue()
     assert clock.main(["--check"]) == 0
 
 
+def test_each_entry_is_named_after_the_job_it_runs():
+    """So a job id (``clock-<name>-<tick>``), a log line or a metric's ``entry`` label leads to the code."""
+    assert [entry.name for entry in clock.TIMETABLE] == [entry.job.rpartition(".")[2] for entry in clock.TIMETABLE]
+
+
 @pytest.mark.parametrize(
     ("name", "after", "expected_utc"),
     [
         # Just after midnight London time, GMT then BST.
-        ("close_cycle", datetime(2027, 3, 27, 12, 0, tzinfo=UTC), datetime(2027, 3, 28, 0, 1, tzinfo=UTC)),
-        ("close_cycle", datetime(2027, 3, 28, 12, 0, tzinfo=UTC), datetime(2027, 3, 28, 23, 1, tzinfo=UTC)),
+        ("cycles_close_due", datetime(2027, 3, 27, 12, 0, tzinfo=UTC), datetime(2027, 3, 28, 0, 1, tzinfo=UTC)),
+        ("cycles_close_due", datetime(2027, 3, 28, 12, 0, tzinfo=UTC), datetime(2027, 3, 28, 23, 1, tzinfo=UTC)),
         # Weekdays only: Friday's report, then Monday's (in BST, 07:00 UTC).
-        ("daily_report", datetime(2027, 3, 26, 7, 0, tzinfo=UTC), datetime(2027, 3, 26, 8, 0, tzinfo=UTC)),
-        ("daily_report", datetime(2027, 3, 26, 9, 0, tzinfo=UTC), datetime(2027, 3, 29, 7, 0, tzinfo=UTC)),
-        ("chase_candidates", datetime(2027, 3, 26, 9, 41, tzinfo=UTC), datetime(2027, 3, 26, 10, 40, tzinfo=UTC)),
+        ("daily_report_send", datetime(2027, 3, 26, 7, 0, tzinfo=UTC), datetime(2027, 3, 26, 8, 0, tzinfo=UTC)),
+        ("daily_report_send", datetime(2027, 3, 26, 9, 0, tzinfo=UTC), datetime(2027, 3, 29, 7, 0, tzinfo=UTC)),
+        ("applications_chase_candidates_due", datetime(2027, 3, 26, 9, 41, tzinfo=UTC),
+         datetime(2027, 3, 26, 10, 40, tzinfo=UTC)),
     ],
 )
 def test_daily_and_hourly_entries_tick_in_london_time(name, after, expected_utc):

@@ -177,3 +177,16 @@ def test_deadlines_already_past_are_not_chased_unless_asked():
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown chaser kind 'sms'"):
         _chase("sms", [1], timezone.now())
+
+
+def test_the_chaser_check_reads_one_clock_the_jobs_now():
+    """The window and "the deadline has not passed" are both judged at ``now``: a deadline
+    already past at ``now`` is not chased even while the database's clock is earlier."""
+    passed = make_application(state=S.OFFER, decline_by_default_at=DBD_LAST_INSIDE)
+    ahead = make_application(state=S.OFFER, decline_by_default_at=DBD_FIRST_OUTSIDE)
+    the_day_after = DBD_LAST_INSIDE + timedelta(hours=12)  # 23 March 2027, noon
+
+    result = _chase("candidate", [passed.pk, ahead.pk], the_day_after)
+
+    assert result.changed == 1
+    assert set(ChaserSent.objects.values_list("application_id", flat=True)) == {ahead.pk}

@@ -15,6 +15,7 @@ from apps.applications.cycles import (
     CycleNotClosable,
     applications_mark_not_sent,
     cycle_close,
+    cycle_update,
     non_working_period_add,
     non_working_period_remove,
 )
@@ -235,11 +236,8 @@ def test_a_bad_period_is_refused_and_enqueues_nothing(django_capture_on_commit_c
     assert _recalculation_jobs() == []
 
 
-def test_saving_periods_in_the_admin_enqueues_the_recalculation(client, live_applications,
-                                                                 django_capture_on_commit_callbacks):
-    cycle = live_applications[0]
-    client.force_login(make_support_user(is_superuser=True))
-    url = reverse("admin:applications_recruitmentcycle_change", args=[cycle.pk])
+def _cycle_admin_form(cycle, *, period_name: str, period_id=None) -> dict:
+    """The cycle's admin change form as the browser posts it, unchanged, with one Easter-week period row."""
     london = timezone.localtime(cycle.apply_deadline)
     london_cap = timezone.localtime(cycle.reject_by_default_date)
     form = {
@@ -249,14 +247,25 @@ def test_saving_periods_in_the_admin_enqueues_the_recalculation(client, live_app
         "reject_by_default_date_0": london_cap.date().isoformat(),
         "reject_by_default_date_1": london_cap.time().replace(microsecond=0).isoformat(),
         "non_working_periods-TOTAL_FORMS": "1",
-        "non_working_periods-INITIAL_FORMS": "0",
+        "non_working_periods-INITIAL_FORMS": "0" if period_id is None else "1",
         "non_working_periods-MIN_NUM_FORMS": "0",
         "non_working_periods-MAX_NUM_FORMS": "1000",
-        "non_working_periods-0-name": "Easter week",
+        "non_working_periods-0-cycle": cycle.pk,
+        "non_working_periods-0-name": period_name,
         "non_working_periods-0-starts_on": "2027-03-30",
         "non_working_periods-0-ends_on": "2027-04-02",
-        "non_working_periods-0-cycle": cycle.pk,
     }
+    if period_id is not None:
+        form["non_working_periods-0-id"] = period_id
+    return form
+
+
+def test_saving_periods_in_the_admin_enqueues_the_recalculation(client, live_applications,
+                                                                 django_capture_on_commit_callbacks):
+    cycle = live_applications[0]
+    client.force_login(make_support_user(is_superuser=True))
+    url = reverse("admin:applications_recruitmentcycle_change", args=[cycle.pk])
+    form = _cycle_admin_form(cycle, period_name="Easter week")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, form, follow=True)
     assert response.status_code == 200
@@ -268,10 +277,67 @@ def test_saving_periods_in_the_admin_enqueues_the_recalculation(client, live_app
     # Saving again without changes enqueues nothing more.
     django_rq.get_queue("default").empty()
     period = NonWorkingPeriod.objects.get()
-    form.update({
-        "non_working_periods-INITIAL_FORMS": "1",
-        "non_working_periods-0-id": period.pk,
-    })
+    form = _cycle_admin_form(cycle, period_name="Easter week", period_id=period.pk)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url, form, follow=True)
     assert _recalculation_jobs() == []
+
+
+def test_the_admin_changes_and_removes_periods_through_the_services(client, live_applications,
+                                                                   django_capture_on_commit_callbacks):
+    """Moving a period's dates or removing it recalculates; renaming it or changing nothing does not."""
+    cycle, awaiting, *_ = live_applications
+    with django_capture_on_commit_callbacks(execute=True):
+        period = non_working_period_add(cycle_id=cycle.pk, name="Easter week", starts_on=date(2027, 3, 30),
+                                        ends_on=date(2027, 4, 2))
+    _run_queued_jobs()
+    client.force_login(make_support_user(is_superuser=True))
+    url = reverse("admin:applications_recruitmentcycle_change", args=[cycle.pk])
+    form = _cycle_admin_form(cycle, period_name="Easter", period_id=period.pk)  # renamed only
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, form, follow=True)
+    assert "will be recalculated" not in response.content.decode()
+    assert NonWorkingPeriod.objects.get().name == "Easter"
+    assert _recalculation_jobs() == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**form, "non_working_periods-0-DELETE": "on"}, follow=True)
+    assert "will be recalculated in the background" in response.content.decode()
+    assert not NonWorkingPeriod.objects.exists()
+    [job] = _recalculation_jobs()
+    assert job.args == (cycle.pk,)
+    _run_queued_jobs()
+    awaiting.refresh_from_db()
+    assert awaiting.reject_by_default_at == RBD_BEFORE
+
+
+def test_moving_the_cycles_reject_by_default_date_recalculates(live_applications, django_capture_on_commit_callbacks):
+    cycle, awaiting, *_ = live_applications
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not cycle_update(cycle_id=cycle.pk, year=cycle.year, apply_deadline=cycle.apply_deadline,
+                                reject_by_default_date=cycle.reject_by_default_date)
+    assert _recalculation_jobs() == []
+    cap = datetime(2027, 4, 1, 22, 59, 59, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert cycle_update(cycle_id=cycle.pk, year=cycle.year, apply_deadline=cycle.apply_deadline,
+                            reject_by_default_date=cap)
+    _run_queued_jobs()
+    awaiting.refresh_from_db()
+    assert awaiting.reject_by_default_at == cap  # before the 20th working day: the cap binds
+
+
+def test_a_calendar_change_in_a_cycle_without_live_deadlines_enqueues_no_recalculation(django_capture_on_commit_callbacks):
+    """Deadlines computed after the change already count it; a queued job would only overwrite
+    deadlines set meanwhile (the local run's demo data moves some into the next minutes)."""
+    import django_rq
+
+    from apps.applications.cycles import non_working_period_add, non_working_period_remove
+
+    cycle = make_cycle()
+    make_application(cycle=cycle)  # a draft: no live deadline
+    with django_capture_on_commit_callbacks(execute=True):
+        period = non_working_period_add(
+            cycle_id=cycle.pk, name="Christmas", starts_on=date(2026, 12, 24), ends_on=date(2027, 1, 1)
+        )
+        assert non_working_period_remove(period_id=period.pk) is False
+    assert django_rq.get_queue("default").count == 0

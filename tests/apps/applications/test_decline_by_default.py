@@ -107,9 +107,11 @@ def test_decline_by_default_twice_changes_nothing_the_second_time():
     assert OutboxEmail.objects.count() == 2
 
 
-def test_a_candidate_accepting_a_moment_before_the_sweep_wins():
-    application = _offer(decline_by_default_at=timezone.now() - timedelta(seconds=5))
+def test_a_candidate_accepting_before_the_deadline_wins_over_a_later_sweep():
+    application = _offer(decline_by_default_at=timezone.now() + timedelta(seconds=30))
     services.application_accept_offer(application_id=application.pk, actor=Actor(user=application.candidate))
+    # The deadline passes (moved into the past, as time would), then the sweep runs.
+    Application.objects.filter(pk=application.pk).update(decline_by_default_at=timezone.now() - timedelta(seconds=5))
     result = services.applications_decline_by_default(application_ids=[application.pk], actor=JOB)
     assert result.changed == 0
     application.refresh_from_db()

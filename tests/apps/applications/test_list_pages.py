@@ -359,6 +359,10 @@ def test_a_search_matching_too_many_candidates_or_courses_asks_for_more(client, 
 
 # --- Queries per page -------------------------------------------------------------
 
+#: A provider's decisions due (one query per awaiting state, and their calendars); support's
+#: attention panel (the overdue deadlines and the latest invariant check).
+FIRST_PAGE_EXTRA_QUERIES = {"support": 4, "provider": 3, "candidate": 0}
+
 
 def queries_for(client, url) -> int:
     with CaptureQueriesContext(connection) as captured:
@@ -393,7 +397,10 @@ def test_queries_per_page_do_not_grow_with_rows(client, role):
     add(25)
     many = {url: queries_for(client, url) for url in urls}
     assert many == few
-    assert max(few.values()) <= 10
+    # The first page ("/") of a provider or support also reads what is due or wrong (a
+    # provider's decisions due, support's attention panel): a few queries more, as fixed.
+    assert max(count for url, count in few.items() if url != "/") <= 10
+    assert few["/"] <= 10 + FIRST_PAGE_EXTRA_QUERIES[role]
 
 
 def test_detail_page_is_one_read_and_the_timeline(client):

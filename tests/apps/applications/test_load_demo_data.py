@@ -16,7 +16,7 @@ S = ApplicationState
 
 def _load() -> str:
     out = StringIO()
-    call_command("load_demo_data", stdout=out)
+    call_command("load_demo_data", "--force", stdout=out)  # tests run with DEBUG off
     return out.getvalue()
 
 

@@ -150,11 +150,13 @@ def test_reject_by_default_twice_changes_nothing_the_second_time():
     assert OutboxEmail.objects.count() == 2
 
 
-def test_a_provider_decision_a_moment_before_the_sweep_wins():
+def test_a_provider_decision_before_the_deadline_wins_over_a_later_sweep():
     application = make_application(
-        state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=timezone.now() - timedelta(seconds=5)
+        state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=timezone.now() + timedelta(seconds=30)
     )
     services.application_make_offer(application_id=application.pk, actor=Actor(), now=timezone.now())
+    # The deadline passes (moved into the past, as time would), then the sweep runs.
+    Application.objects.filter(pk=application.pk).update(reject_by_default_at=timezone.now() - timedelta(seconds=5))
     result = services.applications_reject_by_default(application_ids=[application.pk], actor=JOB)
     assert result.changed == 0
     application.refresh_from_db()

@@ -330,17 +330,25 @@ def test_detail_shows_fields_and_timeline_with_job_actor(client, world):
     )
     content = login(client, world.provider_user).get(f"/{application.pk}/").content.decode()
     assert f"<h1>Application {application.pk}</h1>" in content
-    assert "(rejected by default)" in content
+    assert ">Rejected by default</strong>" in content  # the state tag says it in words
     assert "Alpha SCITT" in content
     # London time: BST in summer.
     assert "1 Jul 2026 12:00:00 BST" in content
     assert "1 Aug 2026 01:00:01 BST" in content
-    assert "Reject by default at: 29 Jul 2026 23:59 BST" in content
-    assert "Not submitted → Awaiting provider decision" in content
-    assert "by job jobs.applications.applications_reject_by_default (rbd-batch-42)" in content
+    assert "Decision deadline: 29 Jul 2026 23:59 BST" in content
+    assert "Not submitted → Awaiting decision" in content
     assert "by cand" in content
-    assert content.index("<strong>submit</strong>") < content.index("<strong>reject_by_default</strong>")
-    assert "There is nothing you can do on this application while it is rejected." in content
+    assert "by the service (automatically)" in content
+    assert content.index("<strong>Application submitted</strong>") < content.index(
+        "<strong>Rejected by default: no decision by the deadline</strong>"
+    )
+    assert "There is nothing to do on this application now." in content
+    # Job names, job ids and internal state names are for support.
+    for internal in ("jobs.applications", "rbd-batch-42", "reject_by_default", "awaiting_provider_decision"):
+        assert internal not in content, internal
+
+    content = login(client, world.support).get(f"/{application.pk}/").content.decode()
+    assert "by job jobs.applications.applications_reject_by_default (rbd-batch-42)" in content
 
 
 @pytest.mark.parametrize(
@@ -396,7 +404,8 @@ def test_allowed_action_changes_state_and_records_the_user(client, world, role, 
     assert event.actor_user == user
     content = response.content.decode()
     assert f"Application {application.pk}: " in content
-    assert f"by {user.username}" in content  # the timeline shows who did it
+    assert '<div class="banner banner--success" role="status">' in content
+    assert "by you" in content  # the timeline shows who did it
 
 
 def test_submit_sets_the_deadline_and_writes_the_providers_email(client, world):
@@ -462,10 +471,10 @@ def test_invalid_transition_shows_the_domain_error_and_changes_nothing(client, w
     response = login(client, world.candidate).post(action_url(application, "accept_offer"), follow=True)
 
     assert response.redirect_chain == [(f"/{application.pk}/", 302)]
-    assert (
-        f"Cannot accept_offer application {application.pk}: it is now awaiting provider decision."
-        in response.content.decode()
-    )
+    content = response.content.decode()
+    assert '<div class="banner banner--error" role="alert">' in content
+    assert f"Accept offer was not done: application {application.pk} is now “awaiting decision”" in content
+    assert "Nothing has changed." in content
     assert state_of(application) == S.AWAITING_PROVIDER_DECISION
     assert not ApplicationEvent.objects.exists()
 
@@ -488,13 +497,13 @@ def test_unknown_action_is_not_found(client, world):
     assert state_of(application) == S.AWAITING_PROVIDER_DECISION
 
 
-def test_non_destructive_action_needs_post(client, world):
+def test_non_binding_action_needs_post(client, world):
     application = world.application()
     login(client, world.provider_user)
-    response = client.get(action_url(application, "make_offer"))
+    response = client.get(action_url(application, "interview"))
     assert response.status_code == 405
     assert response["Allow"] == "POST"
-    assert client.put(action_url(application, "make_offer")).status_code == 405
+    assert client.put(action_url(application, "interview")).status_code == 405
     assert state_of(application) == S.AWAITING_PROVIDER_DECISION
     assert not ApplicationEvent.objects.exists()
 
@@ -522,6 +531,49 @@ def test_destructive_action_get_shows_a_confirmation_page(client, world, role, s
     assert not ApplicationEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("role", "state", "action", "label"),
+    [
+        ("provider", S.AWAITING_PROVIDER_DECISION, "make_offer", "Make offer"),
+        ("provider", S.ACCEPTED, "confirm_recruited", "Confirm recruited"),
+        ("candidate", S.OFFER, "accept_offer", "Accept offer"),
+        ("provider", S.AWAITING_PROVIDER_DECISION, "reject", "Reject application"),
+    ],
+)
+def test_binding_actions_ask_first_and_the_page_links_to_the_question(client, world, role, state, action, label):
+    application = world.application(state=state)
+    login(client, world.user(role))
+    page = client.get(f"/{application.pk}/").content.decode()
+    assert f'href="{action_url(application, action)}">{label}</a>' in page  # a link, not a one-click form
+
+    content = client.get(action_url(application, action)).content.decode()
+    assert f"<h1>{label}?</h1>" in content
+    assert f'<button type="submit" class="button' in content and f">{label}</button>" in content
+    assert f'<a href="/{application.pk}/">Cancel</a>' in content
+    assert state_of(application) == state
+    assert not ApplicationEvent.objects.exists()
+
+
+def test_the_offer_confirmation_says_until_when_the_candidate_may_answer(client, world):
+    application = world.application()
+    content = login(client, world.provider_user).get(action_url(application, "make_offer")).content.decode()
+    content = " ".join(content.split())
+    # Monday 2 November 2026 plus 10 working days.
+    assert "until <strong>Monday 16 November 2026 at 23:59 GMT</strong>" in content
+    assert "the offer is declined by default" in content
+
+
+def test_success_says_what_happens_next(client, world):
+    application = world.application()
+    response = login(client, world.provider_user).post(action_url(application, "make_offer"), follow=True)
+    content = response.content.decode()
+    assert '<div class="banner banner--success" role="status">' in content
+    assert (
+        f"Application {application.pk}: offer made. The candidate has been emailed. They have until Monday 16 "
+        "November 2026 at 23:59 GMT to accept or decline; if they do not answer by then, the offer is declined by default."
+    ) in content
+
+
 def test_actions_are_csrf_protected(world):
     application = world.application()
     client = login(Client(enforce_csrf_checks=True), world.provider_user)
@@ -539,14 +591,12 @@ def test_actions_are_csrf_protected(world):
 # --- Jobs dashboard ---------------------------------------------------------------
 
 
-def test_jobs_dashboard_is_staff_only(client, world):
+def test_jobs_dashboard_is_support_only(client, world):
     response = client.get("/django-rq/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/login/")
 
     for user in (world.provider_user, world.candidate):
-        response = login(client, user).get("/django-rq/")
-        assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/")
+        assert login(client, user).get("/django-rq/").status_code == 403
 
     assert login(client, world.support).get("/django-rq/").status_code == 200

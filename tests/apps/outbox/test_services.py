@@ -22,14 +22,6 @@ from tests.factories import make_application
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def smtp(settings, smtp_server):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp_server.port
-    return smtp_server
-
-
 def make_sweepable(email):
     """As if the requeue interval had passed (the sweep compares with the database's clock)."""
     OutboxEmail.objects.filter(pk=email.pk).update(sweep_after=timezone.now() - timedelta(seconds=1))

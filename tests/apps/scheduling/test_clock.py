@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import django_rq
 import pytest
 from redis import Redis
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
+from rq.worker import Worker
 
 from apps.core.redis import redis_connection
 from apps.scheduling.clock_state import ClockState, entry_key, runs_key
@@ -69,30 +70,57 @@ DST_TIMETABLE = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("day", "hours"),
-    [((2026, 3, 29), 23), ((2026, 10, 25), 25), ((2026, 11, 23), 24)],
-    ids=["spring-forward", "fall-back", "ordinary-day"],
-)
+DST_DAYS = [((2026, 3, 29), 23), ((2026, 10, 25), 25), ((2026, 11, 23), 24)]
+DST_IDS = ["spring-forward", "fall-back", "ordinary-day"]
+DAILY_0130_AT = {
+    (2026, 3, 29): datetime(2026, 3, 29, 1, 0, tzinfo=UTC),  # 01:30 does not exist: end of the gap, 02:00 BST
+    (2026, 10, 25): datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 01:30 happens twice: the first, 01:30 BST
+    (2026, 11, 23): datetime(2026, 11, 23, 1, 30, tzinfo=UTC),
+}
+
+
+def ticks_between(entry: Entry, start: datetime, end: datetime) -> list[datetime]:
+    """The entry's ticks in (start, end], by cron arithmetic alone (what the clock must follow)."""
+    ticks, moment = [], start
+    while (moment := entry.next_after(moment)) <= end:
+        ticks.append(moment)
+    return ticks
+
+
+def london_day(day) -> tuple[datetime, datetime]:
+    start = datetime(*day, tzinfo=LONDON)
+    end = datetime.combine(start.date() + timedelta(days=1), start.time(), tzinfo=LONDON)
+    return start.astimezone(UTC) - timedelta(seconds=1), end.astimezone(UTC) - timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(("day", "hours"), DST_DAYS, ids=DST_IDS)
 def test_dst_days_follow_vixie_cron(day, hours):
+    """Whole London days, by arithmetic: each daily entry once, hourly ones every real hour."""
+    start, end = london_day(day)
+    assert (end - start) == timedelta(hours=hours)
+    counts = {entry.name: len(ticks_between(entry, start, end)) for entry in DST_TIMETABLE}
+    assert counts == {"daily_0130": 1, "daily_0030": 1, "hourly": hours, "every_minute": hours * 60}
+    assert ticks_between(DST_TIMETABLE[0], start, end) == [DAILY_0130_AT[day]]
+
+
+@pytest.mark.parametrize(("day", "hours"), DST_DAYS, ids=DST_IDS)
+def test_the_clock_enqueues_exactly_the_cron_ticks_across_a_dst_change(day, hours):
+    """The real clock against Redis through the night's change (00:00 to 03:00 London),
+    polling every 20 s: exactly the ticks the arithmetic gives, each once."""
     start = datetime(*day, tzinfo=LONDON).astimezone(UTC) - timedelta(seconds=1)
-    end = datetime(*day, tzinfo=LONDON).astimezone(UTC) + timedelta(hours=hours) - timedelta(seconds=1)
+    end = start + timedelta(hours=3)
     time = SimulatedTime(start)
     clock = Clock(DST_TIMETABLE, redis_connection(), now=time)
     clock.run_once()  # registers: nothing fires at start-up
 
     claims = run_through([clock], time, end)
 
-    assert count_by_entry(claims) == {"daily_0130": 1, "daily_0030": 1, "hourly": hours, "every_minute": hours * 60}
+    expected = {entry.name: len(ticks_between(entry, start, end)) for entry in DST_TIMETABLE}
+    assert count_by_entry(claims) == expected
     assert len(set(enqueued_ids())) == len(claims) == len(enqueued_ids())
     daily = [job for name, job in claims if name == "daily_0130"][0]
     fired_at = django_rq.get_queue("sweeps").fetch_job(daily).meta["tick"]
-    expected = {
-        (2026, 3, 29): "2026-03-29T01:00:00+00:00",  # 01:30 does not exist: end of the gap, 02:00 BST
-        (2026, 10, 25): "2026-10-25T00:30:00+00:00",  # 01:30 happens twice: the first, 01:30 BST
-        (2026, 11, 23): "2026-11-23T01:30:00+00:00",
-    }[day]
-    assert fired_at == expected
+    assert fired_at == DAILY_0130_AT[day].isoformat()
 
 
 def test_three_clocks_enqueue_each_tick_exactly_once():
@@ -172,8 +200,8 @@ def test_run_now_enqueues_a_job_with_its_own_id():
 
 
 def test_tick_job_ids_use_only_characters_rq_allows():
-    job_id = tick_job_id("reject_applications_by_default", datetime(2026, 3, 29, 1, 0, tzinfo=UTC))
-    assert job_id == "clock-reject_applications_by_default-20260329T010000Z"
+    job_id = tick_job_id("applications_reject_due", datetime(2026, 3, 29, 1, 0, tzinfo=UTC))
+    assert job_id == "clock-applications_reject_due-20260329T010000Z"
     assert set(job_id) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -264,20 +292,41 @@ def test_a_clock_that_stalls_between_reading_and_claiming_loses_the_tick(monkeyp
     assert enqueued_ids() == interleaved
 
 
-def test_a_tick_that_finds_the_previous_run_queued_or_running_is_skipped_not_piled_up():
+def _take_off_the_queue(job_id: str) -> Job:
+    """What a worker's dequeue does first: the id leaves the queue (nothing else happens yet)."""
+    queue = django_rq.get_queue("sweeps")
+    assert queue.connection.lrem(queue.key, 1, job_id) == 1
+    return queue.fetch_job(job_id)
+
+
+def _started_by(job: Job, worker: Worker, started_at: datetime) -> None:
+    """What a worker's bookkeeping does once it holds the job (its key alive, the job started)."""
+    worker.register_birth()
+    job.worker_name = worker.name
+    job.connection.hset(job.key, mapping={"worker_name": worker.name, "status": JobStatus.STARTED.value,
+                                          "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+
+
+def _every_minute_with_a_first_run():
+    """A clock with one every-minute entry, a minute after its first run was enqueued."""
     connection = redis_connection()
     time = SimulatedTime(datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC))
     clock = Clock([entry("every_minute", "* * * * *")], connection, now=time)
     clock.run_once()
     time.now += timedelta(minutes=1)
     [(_, first)] = clock.run_once()
+    return connection, time, clock, first
+
+
+def test_a_tick_that_finds_the_previous_run_queued_or_running_is_skipped_not_piled_up():
+    connection, time, clock, first = _every_minute_with_a_first_run()
     time.now += timedelta(minutes=1)
     assert clock.run_once() == [("every_minute", "skipped")]  # first is still queued
 
-    job = django_rq.get_queue("sweeps").fetch_job(first)
-    job.set_status(JobStatus.STARTED)
+    job = _take_off_the_queue(first)
+    worker = Worker(["sweeps"], connection=connection, name="test-worker-alive")
     time.now += timedelta(minutes=1)
-    connection.hset(job.key, "started_at", (time.now - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    _started_by(job, worker, time.now - timedelta(seconds=5))
     assert clock.run_once() == [("every_minute", "skipped")]  # still running
     assert ClockState(connection).runs("every_minute")[0]["outcome"] == f"skipped: previous run {first} still running"
 
@@ -290,4 +339,35 @@ def test_a_tick_that_finds_the_previous_run_queued_or_running_is_skipped_not_pil
     job.set_status(JobStatus.FINISHED)
     time.now += timedelta(minutes=1)
     assert clock.run_once()[0][1].startswith("clock-every_minute-")
-    assert len(enqueued_ids()) == 3
+    assert len(enqueued_ids()) == 2  # first left the queue above
+
+
+def test_a_queued_run_that_is_in_no_queue_was_lost_and_does_not_block_the_next_tick():
+    """A worker on several queues pops the id and dies before registering it: the hash says
+    "queued" for good. The next tick must run the rule, not skip it for ten minutes."""
+    connection, time, clock, lost = _every_minute_with_a_first_run()
+    _take_off_the_queue(lost)  # ... and the worker died here
+    assert django_rq.get_queue("sweeps").fetch_job(lost).get_status() == JobStatus.QUEUED
+
+    time.now += timedelta(minutes=1)
+    [(_, again)] = clock.run_once()
+
+    assert again.startswith("clock-every_minute-") and again != lost
+    assert enqueued_ids() == [again]
+    assert ClockState(connection).runs("every_minute")[0]["outcome"] == "enqueued"
+
+
+def test_a_started_run_whose_worker_is_gone_does_not_block_the_next_tick():
+    connection, time, clock, first = _every_minute_with_a_first_run()
+    job = _take_off_the_queue(first)
+    worker = Worker(["sweeps"], connection=connection, name="test-worker-gone")
+    time.now += timedelta(minutes=1)
+    _started_by(job, worker, time.now - timedelta(seconds=5))
+    assert clock.run_once() == [("every_minute", "skipped")]  # its worker is alive: still running
+
+    connection.delete(worker.key)  # the worker's key expired: it died (SIGKILL, lost host)
+    time.now += timedelta(minutes=1)
+    started_at = time.now - timedelta(seconds=5)  # well inside the job's timeout
+    connection.hset(job.key, "started_at", started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    [(_, second)] = clock.run_once()
+    assert second != first and second.startswith("clock-every_minute-")

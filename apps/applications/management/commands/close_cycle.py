@@ -1,6 +1,6 @@
 """Close a recruitment cycle now: its unsubmitted applications become application_not_sent.
 
-The clock's daily ``close_cycle`` entry does this for every cycle whose apply deadline has
+The clock's daily ``cycles_close_due`` entry does this for every cycle whose apply deadline has
 passed. This command is for support, to run it for one cycle without waiting for 00:01:
 
     python manage.py close_cycle --year 2027           only after the cycle's apply deadline

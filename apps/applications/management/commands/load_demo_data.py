@@ -7,7 +7,8 @@ cycle, and one application per state and rule, created once). Each run also adds
 - applications whose reject-by-default deadline falls in the next two minutes, and
 - offers whose decline-by-default deadline falls in the next two minutes
 
-(deadlines set directly, and recorded on their timeline), so a new user sees the clock,
+(deadlines moved by ``services.application_deadline_set_for_demo``, and recorded on their
+timeline), so a new user sees the clock,
 the sweeps and the worker reject and decline them. The base data has applications inside
 the provider and candidate chaser windows (chased at :35 and :40, or now with
 ``manage.py send_chasers``) and an unsubmitted application in last year's cycle, whose
@@ -18,25 +19,18 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.actors import Actor
+from apps.applications.auth import SUPPORT_GROUP
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.chasers import chaser_rule
-from apps.applications.models import (
-    Application,
-    ApplicationEvent,
-    ApplicationState,
-    Course,
-    NonWorkingPeriod,
-    Provider,
-    ProviderUser,
-    RecruitmentCycle,
-)
-from apps.applications.working_days import decline_by_default_at, reject_by_default_at
+from apps.applications.cycles import cycle_create, non_working_period_add
+from apps.applications.models import Application, Course, Provider, RecruitmentCycle
+from apps.applications.rules import chaser_rule
 
 PASSWORD = "demo-password"
 PROVIDERS = [
@@ -45,9 +39,10 @@ PROVIDERS = [
 ]
 DUE_SOON_SECONDS = (20, 40, 60, 80)
 OFFERS_DUE_SOON_SECONDS = (30, 90)
-S = ApplicationState
 
 # One application per state the user can reach, as (what to do, days ago it was submitted).
+# Decisions are taken now, and no one can decide past a live deadline, so every story was
+# submitted fewer than 20 working days (28 calendar days) ago.
 PLAN = [
     ("unsubmitted", None),
     ("awaiting", 2),
@@ -60,16 +55,16 @@ PLAN = [
     ("withdrawn", 5),
     ("declined", 9),
     ("offer_withdrawn", 7),
-    ("recruited", 30),
-    ("conditions_not_met", 40),
+    ("recruited", 20),
+    ("conditions_not_met", 25),
 ]
 
 
-def _user(username: str, *, is_staff: bool = False, is_superuser: bool = False):
+def _user(username: str, *, is_staff: bool = False):
     User = get_user_model()
     user, created = User.objects.get_or_create(
         username=username,
-        defaults={"email": f"{username}@example.com", "is_staff": is_staff, "is_superuser": is_superuser},
+        defaults={"email": f"{username}@example.com", "is_staff": is_staff},
     )
     if created:
         user.set_password(PASSWORD)
@@ -83,16 +78,16 @@ def _cycle_year(now: datetime) -> int:
 
 
 def _cycle(year: int) -> RecruitmentCycle:
-    cycle, _ = RecruitmentCycle.objects.get_or_create(
-        year=year,
-        defaults={
-            "apply_deadline": datetime(year, 9, 1, 17, 0, tzinfo=UTC),
-            "reject_by_default_date": datetime(year, 9, 30, 22, 59, 59, tzinfo=UTC),
-        },
-    )
-    NonWorkingPeriod.objects.get_or_create(
-        cycle=cycle, name="Christmas", defaults={"starts_on": date(year - 1, 12, 21), "ends_on": date(year, 1, 1)}
-    )
+    cycle = RecruitmentCycle.objects.filter(year=year).first()
+    if cycle is None:
+        cycle = cycle_create(
+            year=year,
+            apply_deadline=datetime(year, 9, 1, 17, 0, tzinfo=UTC),
+            reject_by_default_date=datetime(year, 9, 30, 22, 59, 59, tzinfo=UTC),
+        )
+        non_working_period_add(
+            cycle_id=cycle.pk, name="Christmas", starts_on=date(year - 1, 12, 21), ends_on=date(year, 1, 1)
+        )
     return cycle
 
 
@@ -100,19 +95,11 @@ def _days_ago_inside_window(now: datetime, cycle: RecruitmentCycle, kind: str) -
     """How many days ago to submit (provider) or offer (candidate) so the deadline is inside the chaser window
     and more than a day away, whatever today's date, bank holidays and the cycle's periods."""
     rule = chaser_rule(kind)
-    window_end = rule.window_end(cycle=cycle, now=now)
     calendar = calendar_for_cycle(cycle)
+    window_end = rule.window_end(calendar=calendar, now=now)
     for days in range(1, 60):
         moment = now - timedelta(days=days)
-        if kind == "provider":
-            deadline = reject_by_default_at(
-                submitted_at=moment, calendar=calendar, working_days=settings.APPLY_RBD_WORKING_DAYS,
-                cap=cycle.reject_by_default_date,
-            )
-        else:
-            deadline = decline_by_default_at(
-                offered_at=moment, calendar=calendar, working_days=settings.APPLY_DBD_WORKING_DAYS
-            )
+        deadline = rule.deadline.at(start=moment, calendar=calendar, cap=cycle.reject_by_default_date)
         if deadline <= window_end and deadline > now + timedelta(days=1):
             return days
     raise RuntimeError(f"no submission date puts an application inside the {kind} chaser window")
@@ -121,7 +108,20 @@ def _days_ago_inside_window(now: datetime, cycle: RecruitmentCycle, kind: str) -
 class Command(BaseCommand):
     help = "Load demo users, providers, courses and applications (safe to run again)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load even with DEBUG off (a production-like stack on purpose, e.g. compose's demo profile).",
+        )
+
     def handle(self, *args, **options):
+        # The demo users share one published password: never into a production database by accident.
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "DEBUG is off: this looks like production, and the demo users' password is public. "
+                "Run with DJANGO_DEBUG=1 for a local run, or pass --force to load the demo data anyway."
+            )
         now = timezone.now()
         with transaction.atomic():
             created = self._base(now)
@@ -137,7 +137,7 @@ class Command(BaseCommand):
         )
         if created:
             self.stdout.write(
-                f"Demo users (password {PASSWORD!r}): support (staff), provider-rvs, provider-ntu, "
+                f"Demo users (password {PASSWORD!r}): support (Support group), provider-rvs, provider-ntu, "
                 "candidate1 .. candidate6"
             )
             previous = _cycle_year(now) - 1
@@ -150,13 +150,15 @@ class Command(BaseCommand):
     def _base(self, now: datetime) -> bool:
         if Provider.objects.exists():
             return False
-        _user("support", is_staff=True, is_superuser=True)
+        # Support: the Support group's role and admin rights, not a superuser; staff, because
+        # the admin and django-rq's views require it.
+        _user("support", is_staff=True).groups.add(Group.objects.get(name=SUPPORT_GROUP))
         cycle = _cycle(_cycle_year(now))
         courses = []
         for code, name, course_list in PROVIDERS:
-            provider = Provider.objects.create(code=code, name=name, email=f"admissions@{code.lower()}.example.com")
-            ProviderUser.objects.create(user=_user(f"provider-{code.lower()}"), provider=provider)
-            courses += [Course.objects.create(provider=provider, code=c, name=n) for c, n in course_list]
+            provider = services.provider_create(code=code, name=name, email=f"admissions@{code.lower()}.example.com")
+            services.provider_user_add(user_id=_user(f"provider-{code.lower()}").pk, provider_id=provider.pk)
+            courses += [services.course_create(provider_id=provider.pk, code=c, name=n) for c, n in course_list]
         candidates = [_user(f"candidate{i}") for i in range(1, 7)]
         plan = [
             *PLAN,
@@ -164,13 +166,17 @@ class Command(BaseCommand):
             ("offer_chaser", _days_ago_inside_window(now, cycle, "candidate")),  # candidate chaser due
         ]
         for index, (kind, days_ago) in enumerate(plan):
-            application = Application.objects.create(
-                candidate=candidates[index % len(candidates)], course=courses[index % len(courses)], cycle=cycle
+            application = services.application_create(
+                candidate_id=candidates[index % len(candidates)].pk,
+                course_id=courses[index % len(courses)].pk,
+                cycle_id=cycle.pk,
             )
             if kind != "unsubmitted":
                 self._play(application, kind, now - timedelta(days=days_ago), now)
         # Last year's cycle, past its apply deadline, with a draft that was never sent.
-        Application.objects.create(candidate=candidates[0], course=courses[0], cycle=_cycle(_cycle_year(now) - 1))
+        services.application_create(
+            candidate_id=candidates[0].pk, course_id=courses[0].pk, cycle_id=_cycle(_cycle_year(now) - 1).pk
+        )
         return True
 
     def _play(self, application: Application, kind: str, submitted: datetime, now: datetime) -> None:
@@ -203,32 +209,23 @@ class Command(BaseCommand):
     def _fresh(self, now: datetime, index: int) -> Application:
         courses = list(Course.objects.order_by("pk"))
         candidates = list(get_user_model().objects.filter(username__startswith="candidate").order_by("pk"))
-        application = Application.objects.create(
-            candidate=candidates[index % len(candidates)],
-            course=courses[index % len(courses)],
-            cycle=_cycle(_cycle_year(now)),
+        application = services.application_create(
+            candidate_id=candidates[index % len(candidates)].pk,
+            course_id=courses[index % len(courses)].pk,
+            cycle_id=_cycle(_cycle_year(now)).pk,
         )
         services.application_submit(
             application_id=application.pk, actor=Actor(user=application.candidate), now=now - timedelta(days=1)
         )
         return application
 
-    def _move_deadline(self, application: Application, field: str, deadline: datetime, state: str) -> None:
-        Application.objects.filter(pk=application.pk).update(**{field: deadline})
-        ApplicationEvent.objects.create(
-            application=application,
-            kind="demo_deadline_moved",
-            from_state=state,
-            to_state=state,
-            detail={field: deadline.isoformat(), "why": "demo data: due in the next minutes"},
-        )
-
     def _due_soon(self, now: datetime) -> list[Application]:
         result = []
         for index, seconds in enumerate(DUE_SOON_SECONDS):
             application = self._fresh(now, index)
-            self._move_deadline(application, "reject_by_default_at", now + timedelta(seconds=seconds),
-                                S.AWAITING_PROVIDER_DECISION)
+            services.application_deadline_set_for_demo(
+                application_id=application.pk, deadline=now + timedelta(seconds=seconds)
+            )
             result.append(application)
         return result
 
@@ -238,6 +235,8 @@ class Command(BaseCommand):
             application = self._fresh(now, index + 1)
             provider = Actor(user=application.course.provider.users.first().user)
             services.application_make_offer(application_id=application.pk, actor=provider, now=now)
-            self._move_deadline(application, "decline_by_default_at", now + timedelta(seconds=seconds), S.OFFER)
+            services.application_deadline_set_for_demo(
+                application_id=application.pk, deadline=now + timedelta(seconds=seconds)
+            )
             result.append(application)
         return result

@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from apps.applications.actors import Actor
-from apps.applications.chasers import CHASER_RULES, applications_chase
+from apps.applications.chasers import applications_chase
+from apps.applications.rules import CHASER_RULES
 from apps.applications.selectors import application_ids_due_for_chaser
 
 

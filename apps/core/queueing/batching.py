@@ -1,15 +1,18 @@
-"""Fan-out helpers shared by the sweeps: claim ids, enqueue batches in one pipeline."""
+"""Claims and batches: how a sweep or a fan-out hands ids to its batch job.
+
+Claims keep an id from being queued twice while its batch waits; they expire, so the ids
+of a batch lost with a killed worker are selected again (``APPLY_CLAIM_TTL_SECONDS``).
+"""
 
 import random
 import uuid
+from collections.abc import Callable
 
 import django_rq
 from django.conf import settings
 from rq import Retry
 
-from apps.core.leases import held_lease
 from apps.core.redis import redis_connection
-
 
 
 def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
@@ -23,15 +26,6 @@ def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
         max=attempts,
         interval=[max(1, round(base_seconds * 2**n * random.uniform(0.5, 1.5))) for n in range(attempts)],
     )
-
-
-def sweep_lease(name: str):
-    """Held while a sweep runs, so two runs never overlap (a "run now" next to a scheduled one).
-
-    Its expiry is just past the job timeout: a lease left by a killed worker blocks the
-    sweep no longer than the job itself could have run.
-    """
-    return held_lease(redis_connection(), f"sweep:{name}", ttl_seconds=settings.JOB_TIMEOUT + 5)
 
 
 def claim_ids(kind: str, ids: list[int], ttl: int | None = None) -> list[int]:
@@ -50,8 +44,12 @@ def release_claims(kind: str, ids: list[int]) -> None:
         redis_connection().delete(*[f"apply:claim:{kind}:{pk}" for pk in ids])
 
 
-def enqueue_batches(*, queue: str, func: str, ids: list[int], batch_size: int, job_prefix: str) -> list[str]:
-    """Enqueue ``func(batch)`` for each batch of ids, all in one Redis pipeline; return the job ids."""
+def enqueue_batches(*, queue: str, func: Callable, ids: list[int], batch_size: int, job_prefix: str) -> list[str]:
+    """Enqueue ``func(batch)`` for each batch of ids, all in one Redis pipeline; return the job ids.
+
+    ``func`` is the job function itself: RQ stores its dotted path, so the path a queued job
+    names is the function's own, and "go to definition" on the argument finds the batch job.
+    """
     if not ids:
         return []
     rq_queue = django_rq.get_queue(queue)
@@ -65,3 +63,9 @@ def enqueue_batches(*, queue: str, func: str, ids: list[int], batch_size: int, j
         for i in range(0, len(ids), batch_size)
     ]
     return [job.id for job in rq_queue.enqueue_many(datas)]
+
+
+def enqueue_follow_up(*, queue: str, func: Callable, args: tuple, job_prefix: str) -> str:
+    """Enqueue one job (a fan-out, or its continuation) with a unique id under ``job_prefix``."""
+    job = django_rq.get_queue(queue).enqueue_call(func, args=args, job_id=f"{job_prefix}-{uuid.uuid4().hex}")
+    return job.id
