@@ -81,6 +81,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
+                # Support's first page shows monitoring's verdict; the applications app below cannot ask for it.
+                "apps.monitoring.context_processors.support_attention_on_first_page",
             ],
         },
     },

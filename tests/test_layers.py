@@ -9,14 +9,12 @@
 - ``apps.scheduling``: the clock's timetable and state; it runs jobs over the domain and
   gates its pages with the domain's support role.
 - ``apps.monitoring``: reads everything (through selectors, RQ's registries through
-  ``apps.monitoring.job_registries``), and nothing below reads it, with two exceptions:
-
-  * ``apps.monitoring.counters`` is where events are counted as they happen, in whatever
-    layer they happen (a sweep, a delivery, a tick); it imports nothing but core, so it
-    is a leaf any layer may call.
-  * support's first page and banner show monitoring's verdict and the paused rules
-    (``EXCEPTIONS`` names each import): a page is an adapter that may show anything;
-    the domain's services and selectors never import monitoring.
+  ``apps.monitoring.job_registries``), and nothing below reads it, with one exception:
+  ``apps.monitoring.counters`` is where events are counted as they happen, in whatever
+  layer they happen (a sweep, a delivery, a tick); it imports nothing but core, so it is
+  a leaf any layer may call. What the pages below show of monitoring (support's
+  attention panel, the paused-rule banner) monitoring adds itself, with a context
+  processor and a template tag library.
 
 ``jobs/`` and ``clock.py`` sit above every app (``clock.py`` → ``jobs/`` → ``apps/``) and
 are not walked here. Lazy imports inside functions count like top-level ones.
@@ -28,11 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["core", "outbox", "applications", "scheduling", "monitoring"]
 ANY_LAYER = {"apps.monitoring.counters"}
-#: (importing module, imported module): the pages that show monitoring's verdict to support.
-EXCEPTIONS = {
-    ("apps.applications.views", "apps.monitoring.health"),
-    ("apps.applications.templatetags.apply_ui", "apps.monitoring.health"),
-}
 
 
 def _imports(path: Path) -> set[str]:
@@ -60,8 +53,6 @@ def _upward_imports(app: str) -> list[str]:
             if other not in LAYERS or LAYERS.index(other) <= LAYERS.index(app):
                 continue
             if any(name == allowed or name.startswith(allowed + ".") for allowed in ANY_LAYER):
-                continue
-            if any(name == imported or name.startswith(imported + ".") for m, imported in EXCEPTIONS if m == module):
                 continue
             found.append(f"{module} imports {name}")
     return sorted(set(found))

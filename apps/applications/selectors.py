@@ -1,4 +1,4 @@
-"""Reads of applications: what is due for the timed rules, and what a user may see."""
+"""Reads of applications: what is due for the timed rules, what a user may see, and the time left to a deadline."""
 
 import base64
 import binascii
@@ -11,11 +11,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
     Field,
     Func,
+    Max,
     Min,
     OuterRef,
     Q,
@@ -24,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Now
 from django.db.models.lookups import GreaterThan, LessThan
+from django.utils import timezone
 
 from apps.applications.auth import is_support
 from apps.applications.calendars import calendar_for_cycle
@@ -38,6 +41,7 @@ from apps.applications.rules import (
     TimedRule,
     chaser_rule,
 )
+from apps.applications.working_days import LONDON, working_days_left
 
 
 class Due(NamedTuple):
@@ -164,6 +168,23 @@ def timed_transitions_last_minute() -> dict[str, int]:
         .values_list("kind", "n")
     )
     return {**dict.fromkeys(kinds, 0), **dict(rows)}
+
+
+class TimedTransitions(NamedTuple):
+    """What a timed rule's job did over a span: how many transitions, and the most one ran after its deadline."""
+
+    count: int
+    max_late_seconds: float
+
+
+def timed_transitions_since(*, rule: TimedRule, since: datetime) -> TimedTransitions:
+    """The ``rule`` transitions the jobs made since ``since``, and the most one ran after its deadline (0 if none)."""
+    events = ApplicationEvent.objects.filter(kind=rule.kind, created_at__gte=since)
+    late = ExpressionWrapper(F("created_at") - F(f"application__{rule.deadline_field}"), output_field=DurationField())
+    stats = events.aggregate(count=Count("pk"), late=Max(late))
+    return TimedTransitions(
+        count=stats["count"], max_late_seconds=stats["late"].total_seconds() if stats["late"] is not None else 0.0
+    )
 
 
 def unsubmitted_after_close(*, grace: timedelta) -> Overdue:
@@ -481,3 +502,70 @@ def decisions_due(*, user, limit: int = 10) -> list[Application]:
         )
         rows += Application.objects.filter(pk__in=ids).select_related(*_LIST_RELATED)
     return sorted(rows, key=lambda row: (row.deadline_at, row.pk))[:limit]
+
+
+# --- Countdowns: the time left to each deadline, in working days ---------------------------
+
+
+@dataclass(frozen=True)
+class Countdown:
+    deadline: datetime | None
+    working_days: int | None
+    passed: bool
+
+    @property
+    def deadline_text(self) -> str:
+        """The deadline in London time, e.g. "30 Nov 2026 23:59 GMT" (strftime: many rows per page)."""
+        moment = timezone.localtime(self.deadline, LONDON)
+        return f"{moment.day} {moment:%b %Y %H:%M} {moment.tzname()}"
+
+    @property
+    def deadline_words(self) -> str:
+        """The deadline in a sentence, e.g. "Monday 30 November 2026 at 23:59 GMT"."""
+        if self.deadline is None:
+            return ""
+        moment = timezone.localtime(self.deadline, LONDON)
+        return f"{moment:%A} {moment.day} {moment:%B %Y} at {moment:%H:%M} {moment.tzname()}"
+
+    @property
+    def label(self) -> str:
+        """What the list and the application page say about the time left."""
+        if self.deadline is None:
+            return "–"
+        if self.passed:
+            return "Deadline passed"
+        if self.working_days == 0:
+            return "Last day"
+        return f"{self.working_days} working day{'' if self.working_days == 1 else 's'}"
+
+    @property
+    def urgency(self) -> str:
+        """"passed", "urgent" (the last day), "soon" (two working days or fewer) or ""."""
+        if self.deadline is None:
+            return ""
+        if self.passed:
+            return "passed"
+        if self.working_days == 0:
+            return "urgent"
+        return "soon" if self.working_days <= 2 else ""
+
+
+class Countdowns:
+    """Working days left per application, with one calendar per cycle for the whole request."""
+
+    def __init__(self, *, now: datetime):
+        self.now = now
+        self._calendars = {}
+
+    def calendar(self, cycle):
+        calendar = self._calendars.get(cycle.pk)
+        if calendar is None:
+            calendar = self._calendars[cycle.pk] = calendar_for_cycle(cycle)
+        return calendar
+
+    def __call__(self, application: Application) -> Countdown:
+        deadline = application.deadline_at
+        if deadline is None:
+            return Countdown(deadline=None, working_days=None, passed=False)
+        days = working_days_left(now=self.now, deadline=deadline, calendar=self.calendar(application.cycle))
+        return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now)

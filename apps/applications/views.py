@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
-from apps.applications import services
+from apps.applications import selectors, services
 from apps.applications.actors import Actor
 from apps.applications.auth import is_support
 from apps.applications.calendars import calendar_for_cycle
@@ -41,12 +41,17 @@ from apps.applications.rules import (
     WITHDRAW_OFFER,
     Transition,
 )
-from apps.applications.selectors import ApplicationPage, SearchTooBroad, applications_visible_to, decisions_due
-from apps.applications.selectors import application_list as select_applications
+from apps.applications.selectors import (
+    ApplicationPage,
+    Countdown,
+    Countdowns,
+    SearchTooBroad,
+    applications_visible_to,
+    decisions_due,
+)
 from apps.applications.wording import CANDIDATE as CANDIDATE_ROLE
 from apps.applications.wording import PROVIDER as PROVIDER_ROLE
 from apps.applications.wording import (
-    SUPPORT,
     Tag,
     candidate_next_step,
     detail_key,
@@ -59,8 +64,7 @@ from apps.applications.wording import (
     state_tag,
     state_tag_for,
 )
-from apps.applications.working_days import LONDON, working_days_left
-from apps.monitoring.health import support_attention
+from apps.applications.working_days import LONDON
 
 PAGE_SIZE = 25
 #: A provider's first page lists this many of the decisions due, soonest first.
@@ -188,85 +192,27 @@ def _refusal(application: Application, action: Action) -> str:
     return f"“{action.label}” is only for users of {application.course.provider} and support."
 
 
-@dataclass(frozen=True)
-class Countdown:
-    deadline: datetime | None
-    working_days: int | None
-    passed: bool
-
-    @property
-    def deadline_text(self) -> str:
-        """The deadline in London time, e.g. "30 Nov 2026 23:59 GMT" (strftime: many rows per page)."""
-        moment = timezone.localtime(self.deadline, LONDON)
-        return f"{moment.day} {moment:%b %Y %H:%M} {moment.tzname()}"
-
-    @property
-    def deadline_words(self) -> str:
-        """The deadline in a sentence, e.g. "Monday 30 November 2026 at 23:59 GMT"."""
-        if self.deadline is None:
-            return ""
-        moment = timezone.localtime(self.deadline, LONDON)
-        return f"{moment:%A} {moment.day} {moment:%B %Y} at {moment:%H:%M} {moment.tzname()}"
-
-    @property
-    def label(self) -> str:
-        """What the list and the application page say about the time left."""
-        if self.deadline is None:
-            return "–"
-        if self.passed:
-            return "Deadline passed"
-        if self.working_days == 0:
-            return "Last day"
-        return f"{self.working_days} working day{'' if self.working_days == 1 else 's'}"
-
-    @property
-    def urgency(self) -> str:
-        """"passed", "urgent" (the last day), "soon" (two working days or fewer) or ""."""
-        if self.deadline is None:
-            return ""
-        if self.passed:
-            return "passed"
-        if self.working_days == 0:
-            return "urgent"
-        return "soon" if self.working_days <= 2 else ""
-
-
-class Countdowns:
-    """Working days left per application, with one calendar per cycle for the whole request."""
-
-    def __init__(self, *, now: datetime):
-        self.now = now
-        self._calendars = {}
-
-    def calendar(self, cycle):
-        calendar = self._calendars.get(cycle.pk)
-        if calendar is None:
-            calendar = self._calendars[cycle.pk] = calendar_for_cycle(cycle)
-        return calendar
-
-    def __call__(self, application: Application) -> Countdown:
-        deadline = application.deadline_at
-        if deadline is None:
-            return Countdown(deadline=None, working_days=None, passed=False)
-        days = working_days_left(now=self.now, deadline=deadline, calendar=self.calendar(application.cycle))
-        return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now)
-
-
 def _count_label(page: ApplicationPage) -> str:
     if not page.count_is_exact:
         return f"More than {page.count_limit:,} applications"
     return f"{page.count:,} application{'' if page.count == 1 else 's'}"
 
 
+def is_first_page(request) -> bool:
+    """The list with no filter, sort or page asked for: each role's first page, which also shows what is due or wrong."""
+    match = request.resolver_match
+    return match is not None and match.view_name == "applications:list" and not request.GET
+
+
 def _first_page_extras(request, role: str, countdown: Countdowns) -> dict:
-    """Each role's first page: a provider's decisions due, soonest first; what needs support's
-    attention. (A candidate's list is their applications with the next step on each.)"""
+    """Each role's first page: a provider's decisions due, soonest first. (A candidate's list is
+    their applications with the next step on each.) What needs support's attention is
+    monitoring's verdict, and monitoring sits above this app: its context processor adds it
+    (``apps.monitoring.context_processors``)."""
     if role == PROVIDER_ROLE:
         due = decisions_due(user=request.user, limit=DECISIONS_DUE_SHOWN)
         prefetch_related_objects(due, "cycle__non_working_periods")
         return {"decisions_due": [(application, countdown(application)) for application in due]}
-    if role == SUPPORT:
-        return {"attention": support_attention(now=countdown.now)}
     return {}
 
 
@@ -281,7 +227,7 @@ def application_list(request):
     if form.is_valid():
         filters = form.cleaned_data
         try:
-            page = select_applications(
+            page = selectors.application_list(
                 user=request.user,
                 state=filters["state"],
                 query=filters["q"],
@@ -302,7 +248,7 @@ def application_list(request):
         "role": role,
         "count_label": _count_label(page) if page else "",
         # The role's first page (no filter, sort or page asked for) also shows what is due or wrong.
-        "filtered": bool(request.GET),
+        "filtered": not is_first_page(request),
     }
     if role == CANDIDATE_ROLE:
         context["cards"] = [

@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max
 
-from apps.applications.models import ApplicationEvent, ApplicationState
+from apps.applications.models import ApplicationState
 from apps.applications.rules import TIMED_RULES
-from apps.applications.selectors import application_counts_by_state, overdue_deadlines
+from apps.applications.selectors import application_counts_by_state, overdue_deadlines, timed_transitions_since
 from apps.applications.working_days import london_date
 from apps.monitoring.job_registries import failed_job_counts
 from apps.monitoring.models import InvariantFinding
@@ -51,25 +50,18 @@ def report_key(now: datetime) -> str:
     return f"report:daily:{london_date(now).isoformat()}"
 
 
-def _processed_last_day(kind: str, deadline_field: str, since: datetime) -> tuple[int, float]:
-    events = ApplicationEvent.objects.filter(kind=kind, created_at__gte=since)
-    late = ExpressionWrapper(F("created_at") - F(f"application__{deadline_field}"), output_field=DurationField())
-    stats = events.aggregate(count=Count("pk"), late=Max(late))
-    return stats["count"], (stats["late"].total_seconds() if stats["late"] is not None else 0.0)
-
-
 def daily_report_build(*, now: datetime) -> DailyReport:
     counts = application_counts_by_state()
     sweeps = []
     overdue = {item.rule: item for item in overdue_deadlines()}
     for rule in TIMED_RULES:  # the timed transitions, and the deadline each one follows
         kind = rule.kind
-        processed, max_late = _processed_last_day(kind, rule.deadline_field, now - timedelta(days=1))
+        processed = timed_transitions_since(rule=rule, since=now - timedelta(days=1))
         sweeps.append(
             SweepLateness(
                 rule=kind,
-                processed_last_day=processed,
-                max_late_seconds=round(max_late, 1),
+                processed_last_day=processed.count,
+                max_late_seconds=round(processed.max_late_seconds, 1),
                 overdue_now=overdue[kind].count,
                 lag_seconds=round(overdue[kind].lag_seconds(now)),
             )
