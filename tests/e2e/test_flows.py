@@ -17,7 +17,13 @@ from tests.e2e.conftest import PHONE, screenshot, sign_in
 from tests.factories import make_application, make_course, make_provider, make_provider_user, make_support_user, make_user
 from tests.processes import wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+# One worker runs them all (--dist loadgroup): they share one stack and one browser per worker.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.processes,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("browser"),
+]
 S = ApplicationState
 LATER = timedelta(days=30)
 

@@ -17,7 +17,13 @@ from apps.applications.models import ApplicationState
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot
 from tests.factories import make_application, make_course, make_provider, make_provider_user, make_support_user, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+# One worker runs them all (--dist loadgroup): they share one stack and one browser per worker.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.processes,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("browser"),
+]
 S = ApplicationState
 AXE_JS = Path(axe_playwright_python.__file__).parent / "axe.min.js"  # axe-core, bundled by the package
 BLOCKING_IMPACTS = {"serious", "critical"}
