@@ -7,6 +7,27 @@ from redis import Redis
 from tests.settings_env import TEST_REDIS_URL
 
 
+#: Modules that wait on real clocks (a minute tick, the candidate's 60 s email delay, a
+#: browser stack), slowest first. They are collected first, so the xdist workers start them
+#: at once, one each, and the rest of the suite runs beside them instead of after them.
+SLOWEST_FIRST = (
+    "tests/test_local_run.py",
+    "tests/test_end_to_end.py",
+    "tests/test_faults.py",
+    "tests/e2e/",
+    "tests/test_clock_processes.py",
+    "tests/jobs/test_job_faults.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((n for n, prefix in enumerate(SLOWEST_FIRST) if path.startswith(prefix)), len(SLOWEST_FIRST))
+
+    items.sort(key=rank)  # stable: each module keeps its order, and its module-scoped fixtures
+
+
 def _test_redis() -> Redis:
     connection = Redis.from_url(TEST_REDIS_URL)
     db = connection.connection_pool.connection_kwargs.get("db", 0)
