@@ -8,8 +8,8 @@ from tests.settings_env import TEST_REDIS_URL
 
 
 #: Modules that wait on real clocks (a minute tick, the candidate's 60 s email delay, a
-#: browser stack), slowest first. They are collected first, so the xdist workers start them
-#: at once, one each, and the rest of the suite runs beside them instead of after them.
+#: browser stack), slowest first. They are collected early, so the xdist workers start them
+#: soon, one each, and the rest of the suite runs beside them instead of after them.
 SLOWEST_FIRST = (
     "tests/test_local_run.py",
     "tests/test_end_to_end.py",
@@ -20,12 +20,30 @@ SLOWEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        path = item.nodeid.split("::")[0]
-        return next((n for n, prefix in enumerate(SLOWEST_FIRST) if path.startswith(prefix)), len(SLOWEST_FIRST))
+def _database_use(item) -> int:
+    """0: the test database in a transaction, 1: transactional (flushes every table after
+    the test, data migrations' rows too), 2: no database; as pytest-django orders them."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    if (marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))) or (
+        "transactional_db" in fixtures or "live_server" in fixtures
+    ):
+        return 1
+    return 0 if marker or "db" in fixtures else 2
 
-    items.sort(key=rank)  # stable: each module keeps its order, and its module-scoped fixtures
+
+def pytest_collection_modifyitems(items):
+    """Slowest first, within pytest-django's order: a transactional test flushes the rows
+    data migrations made (the Support group), so on every worker all tests that need them
+    must run before any transactional one. A slow test without the database goes first of all."""
+
+    def key(item) -> tuple[int, int]:
+        path = item.nodeid.split("::")[0]
+        rank = next((n for n, prefix in enumerate(SLOWEST_FIRST) if path.startswith(prefix)), len(SLOWEST_FIRST))
+        use = _database_use(item)
+        return (-1 if use == 2 and rank < len(SLOWEST_FIRST) else use, rank)
+
+    items.sort(key=key)  # stable: each module keeps its order, and its module-scoped fixtures
 
 
 def _test_redis() -> Redis:
