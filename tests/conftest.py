@@ -110,17 +110,25 @@ def _test_settings(settings):
 
 
 @pytest.fixture
-def processes(tmp_path):
-    """Start real processes with ``processes.start(name, args, env)``; all are stopped at teardown."""
+def processes(request, tmp_path):
+    """Start real processes with ``processes.start(name, args, env)``; all are stopped at teardown.
+
+    They use the test database (``child_env``: a clock records its ticks there, a worker its
+    work), so the test must be transactional: its rows then reach them, and theirs are
+    flushed after it instead of leaking into the next test on this xdist worker."""
     from tests.processes import Process
+
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        pytest.fail("a test that starts processes must be marked django_db(transaction=True)", pytrace=False)
 
     started = []
 
     class Starter:
         log_dir = tmp_path
 
-        def start(self, name, args, env, new_session=False):
-            process = Process(name, args, env, tmp_path, new_session=new_session)
+        def start(self, name, args, env):
+            process = Process(name, args, env, tmp_path)
             started.append(process)
             return process
 

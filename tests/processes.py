@@ -43,12 +43,16 @@ def child_env(**overrides) -> dict:
 
 
 class Process:
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path, new_session: bool = False):
+    """A real process in its own session (process group), so that killing or stopping it
+    takes its children too: a worker's scheduler process, forked by ``--with-scheduler``,
+    outlived a worker killed alone and went on polling the next test's Redis database."""
+
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self.log = open(self.log_path, "wb")
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=new_session
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     @property
@@ -60,24 +64,28 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
+        """SIGKILL the process and its children, as a crashed container would."""
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
+            self._kill_group()
             self.popen.wait(timeout=10)
 
-    def kill_group(self) -> None:
-        """SIGKILL the process and its children (a worker's work horse), as a crashed container would."""
-        if self.popen.poll() is None:
+    def _kill_group(self) -> None:
+        try:
             os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
+        except ProcessLookupError:  # the group is gone: nothing left of it
+            pass
 
     def stop(self, timeout: float = 40) -> int:
+        """SIGTERM and wait (SIGKILL past ``timeout``); whatever it left of its group is killed."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.log.close()
+        self._kill_group()
+        if not self.log.closed:
+            self.log.close()
         return self.popen.returncode
 
 

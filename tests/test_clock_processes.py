@@ -16,7 +16,8 @@ from tests.conftest import free_port
 from tests.processes import child_env, clock_args, redis_pings, redis_server_args, wait_until
 from tests.settings_env import TEST_REDIS_URL
 
-pytestmark = pytest.mark.processes
+# Transactional: the clocks record their ticks in the test database (flushed after each test).
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 TIMETABLE = "tests.clock_timetables.EVERY_SECOND"
 
 
@@ -129,7 +130,6 @@ def test_a_redis_restart_does_not_stop_the_clock(processes):
 
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_tick_that_fell_while_redis_was_lost_runs_when_redis_comes_back_empty(processes):
     """Redis restarted without persistence forgets every entry's last tick; the clock resumes
     from the tick it also kept in the database, so the tick inside the outage still runs."""
@@ -189,7 +189,6 @@ def test_a_sweep_slower_than_its_interval_never_overlaps_and_never_piles_up(proc
     assert any(outcome.startswith("skipped: previous run") for outcome in outcomes)
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_sweep_lost_by_a_worker_killed_while_taking_it_does_not_block_its_rule(processes, redis_db):
     """A worker on several queues pops the sweep and is killed before registering it (RQ's
     multi-queue dequeue is a plain pop): the job's hash says "queued" while it is in no queue.

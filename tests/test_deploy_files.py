@@ -258,6 +258,7 @@ def test_docker_compose_accepts_the_file():
 
 
 @pytest.mark.processes
+@pytest.mark.django_db(transaction=True)  # the web process uses the test database
 def test_the_web_start_collects_static_files(processes, tmp_path):
     """Every start path runs the Procfile's web line (compose, the image's CMD, a Procfile
     platform, dev.py): it collects static files before serving, so pages that link to hashed

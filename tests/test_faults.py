@@ -102,7 +102,7 @@ def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(pro
     seed_due_applications(APPLICATIONS)
     env = fast_sweeps_env(smtp_server, APPLY_BATCH_SIZE=100, OUTBOX_MARK_SENT_EVERY=MARK_SENT_EVERY, LOG_LEVEL="WARNING")
     processes.start("clock", clock_args(), env)
-    workers = [processes.start(f"worker{n}", worker_args(), env, new_session=True) for n in range(3)]
+    workers = [processes.start(f"worker{n}", worker_args(), env) for n in range(3)]
     rng = random.Random(7)
     connection = redis_connection()
     kills = mid_job_kills = 0
@@ -117,11 +117,11 @@ def test_repeated_sigkill_of_workers_loses_nothing_and_changes_nothing_twice(pro
         if not busy and not work_left():
             break
         victim = rng.choice(busy) if busy else rng.randrange(len(workers))
-        workers[victim].kill_group()
+        workers[victim].kill()
         kills += 1
         mid_job_kills += victim in busy
         assert not process_group_alive(workers[victim].pid), "a job outlived its killed worker"
-        workers[victim] = processes.start(f"worker{kills + 3}", worker_args(), env, new_session=True)
+        workers[victim] = processes.start(f"worker{kills + 3}", worker_args(), env)
     last_kill = time.monotonic()
 
     wait_until(lambda: not work_left(), timeout=240, interval=1, message="every application rejected and every email sent")
