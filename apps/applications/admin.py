@@ -5,15 +5,20 @@ event, the compare-and-set and the emails.
 The application list stays fast with a million rows: no full count, foreign keys as raw
 ids, related rows joined in the one query, newest first on the primary key.
 
-Recruitment cycles, their non-working periods (the inline) and applications are written
-through their services, never by the admin's own saves: ``cycles.cycle_create`` /
-``cycle_update`` and ``non_working_period_add`` / ``_change`` / ``_remove`` decide whether
-the cycle's live deadlines must be recalculated (a job enqueued on commit: every
-application whose deadline moves gets a ``deadline_recalculated`` event on its timeline),
-and ``services.application_create`` makes a draft. An application's fields cannot be
-changed here: its state, deadlines and chaser flags belong to the services, and its
-candidate, course and cycle to the draft it was created as. Providers, courses and their
-users are plain reference data that nothing follows from: the admin's forms save them.
+Every domain table is written through its services, never by the admin's own saves or
+deletes: the forms validate, then ``save_model``, ``save_formset`` and ``delete_model`` /
+``delete_queryset`` call the service. ``cycles.cycle_create`` / ``cycle_update`` and
+``non_working_period_add`` / ``_change`` / ``_remove`` decide whether the cycle's live
+deadlines must be recalculated (a job enqueued on commit: every application whose deadline
+moves gets a ``deadline_recalculated`` event on its timeline), and
+``services.application_create`` makes a draft. An application's fields cannot be changed
+here: its state, deadlines and chaser flags belong to the services, and its candidate,
+course and cycle to the draft it was created as. Providers, their users (the inline and
+their own page) and courses go through ``services.provider_*``, ``provider_user_*`` and
+``course_*``; a course's provider is read-only once it exists, and the service refuses to
+move it too. Deleting a provider or a course with applications is refused by the admin's
+confirmation page (the foreign keys PROTECT them), before the service is called. Django's
+own user model is not a domain table: users stay with Django's ``UserAdmin``.
 
 Names go into emails, so none may hold a line break or another control character
 (``apps.core.validators``): the model fields carry the validator, and the user forms add
@@ -24,6 +29,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 
 from apps.applications.cycles import (
     cycle_create,
@@ -42,7 +48,18 @@ from apps.applications.models import (
     ProviderUser,
     RecruitmentCycle,
 )
-from apps.applications.services import application_create
+from apps.applications.services import (
+    application_create,
+    course_create,
+    course_delete,
+    course_update,
+    provider_create,
+    provider_delete,
+    provider_update,
+    provider_user_add,
+    provider_user_remove,
+    provider_user_update,
+)
 from apps.core.validators import validate_no_control_characters
 
 EVENT_FIELDS = (
@@ -81,6 +98,16 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class DeleteThroughServiceMixin:
+    """"Delete selected" deletes row by row through ``delete_model`` (the service), all or
+    nothing, as ``queryset.delete()`` was."""
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
+
+
 class UserNamesMixin:
     """A user form whose username and first and last names hold no control characters."""
 
@@ -117,23 +144,56 @@ class ProviderUserInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     list_display = ("code", "name", "email")
     search_fields = ("code", "name", "email")
     ordering = ("code",)
     inlines = [ProviderUserInline]
 
+    def save_model(self, request, obj, form, change):
+        """The provider through its service; its users (the inline) in ``save_formset``."""
+        if change:
+            provider_update(provider_id=obj.pk, code=obj.code, name=obj.name, email=obj.email)
+        else:
+            obj.pk = provider_create(code=obj.code, name=obj.name, email=obj.email).pk
+
+    def save_formset(self, request, form, formset, change):
+        """The inline's removals, changes and additions of users, each through its service."""
+        if formset.model is not ProviderUser:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)  # sorts the forms into new, changed and deleted objects; writes nothing
+        for membership in formset.deleted_objects:
+            provider_user_remove(provider_user_id=membership.pk)
+        for membership, _fields in formset.changed_objects:
+            provider_user_update(
+                provider_user_id=membership.pk, user_id=membership.user_id, provider_id=form.instance.pk
+            )
+        for membership in formset.new_objects:
+            membership.pk = provider_user_add(user_id=membership.user_id, provider_id=form.instance.pk).pk
+
+    def delete_model(self, request, obj):
+        provider_delete(provider_id=obj.pk)
+
 
 @admin.register(ProviderUser)
-class ProviderUserAdmin(admin.ModelAdmin):
+class ProviderUserAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     list_display = ("user", "provider")
     list_select_related = ("user", "provider")
     search_fields = ("user__username", "user__email", "provider__code", "provider__name")
     raw_id_fields = ("user", "provider")
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            provider_user_update(provider_user_id=obj.pk, user_id=obj.user_id, provider_id=obj.provider_id)
+        else:
+            obj.pk = provider_user_add(user_id=obj.user_id, provider_id=obj.provider_id).pk
+
+    def delete_model(self, request, obj):
+        provider_user_remove(provider_user_id=obj.pk)
+
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     list_display = ("code", "name", "provider")
     list_select_related = ("provider",)
     search_fields = ("code", "name", "provider__code", "provider__name")
@@ -142,6 +202,15 @@ class CourseAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Applications copy their course's provider (Application.provider): a course never moves.
         return () if obj is None else ("provider",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            course_update(course_id=obj.pk, provider_id=obj.provider_id, code=obj.code, name=obj.name)
+        else:
+            obj.pk = course_create(provider_id=obj.provider_id, code=obj.code, name=obj.name).pk
+
+    def delete_model(self, request, obj):
+        course_delete(course_id=obj.pk)
 
 
 class NonWorkingPeriodInline(admin.TabularInline):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BigIntegerField, BooleanField, CharField, ExpressionWrapper, F, Q, Value
+from django.db.models import BigIntegerField, BooleanField, CharField, ExpressionWrapper, F, ProtectedError, Q, Value
 from django.db.models.functions import Cast, Coalesce, Concat, JSONArray, JSONObject, Now, NullIf, Trim
 
 from apps.applications.actors import Actor
@@ -132,6 +132,30 @@ def provider_create(*, code: str, name: str, email: str) -> Provider:
     return provider
 
 
+def provider_update(*, provider_id: int, code: str, name: str, email: str) -> Provider:
+    """Change a provider's code, name or email (emails already in the outbox keep the old address)."""
+    with transaction.atomic():
+        # Locked, so a provider deleted meanwhile is an error here, not a row that save() inserts again.
+        provider = Provider.objects.select_for_update().filter(pk=provider_id).first()
+        if provider is None:
+            raise DomainError(f"Provider {provider_id} does not exist.")
+        provider.code, provider.name, provider.email = code, name, email
+        provider.full_clean()
+        provider.save()
+    return provider
+
+
+def provider_delete(*, provider_id: int) -> None:
+    """Delete a provider with its courses and its users' memberships; refused while it has applications."""
+    provider = Provider.objects.filter(pk=provider_id).first()
+    if provider is None:
+        raise DomainError(f"Provider {provider_id} does not exist.")
+    try:
+        provider.delete()
+    except ProtectedError:  # raised while collecting the rows to delete, before any is deleted
+        raise DomainError(f"{provider} has applications: it cannot be deleted.") from None
+
+
 def provider_user_add(*, user_id: int, provider_id: int) -> ProviderUser:
     """Make a user one of the provider's users (a user belongs to one provider at most)."""
     membership = ProviderUser(user_id=user_id, provider_id=provider_id)
@@ -140,11 +164,59 @@ def provider_user_add(*, user_id: int, provider_id: int) -> ProviderUser:
     return membership
 
 
+def provider_user_update(*, provider_user_id: int, user_id: int, provider_id: int) -> ProviderUser:
+    """Point a membership at another user or another provider (the user then acts for that provider)."""
+    with transaction.atomic():
+        membership = ProviderUser.objects.select_for_update().filter(pk=provider_user_id).first()
+        if membership is None:
+            raise DomainError(f"Provider user {provider_user_id} does not exist.")
+        membership.user_id, membership.provider_id = user_id, provider_id
+        membership.full_clean()
+        membership.save()
+    return membership
+
+
+def provider_user_remove(*, provider_user_id: int) -> None:
+    """End a user's membership of their provider; the user stays, with no provider to act for."""
+    deleted, _ = ProviderUser.objects.filter(pk=provider_user_id).delete()
+    if not deleted:
+        raise DomainError(f"Provider user {provider_user_id} does not exist.")
+
+
 def course_create(*, provider_id: int, code: str, name: str) -> Course:
     course = Course(provider_id=provider_id, code=code, name=name)
     course.full_clean()
     course.save()
     return course
+
+
+def course_update(*, course_id: int, provider_id: int, code: str, name: str) -> Course:
+    """Change a course's code or name. ``provider_id`` is the course's own provider, checked:
+    applications copy their course's provider (``Application.provider``), so a course never moves."""
+    with transaction.atomic():
+        course = Course.objects.select_for_update().filter(pk=course_id).first()
+        if course is None:
+            raise DomainError(f"Course {course_id} does not exist.")
+        if course.provider_id != provider_id:
+            raise DomainError(
+                f"Course {course_id} belongs to provider {course.provider_id}: a course never moves to another "
+                "provider (its applications keep the provider they were made with)."
+            )
+        course.code, course.name = code, name
+        course.full_clean()
+        course.save()
+    return course
+
+
+def course_delete(*, course_id: int) -> None:
+    """Delete a course; refused while it has applications."""
+    course = Course.objects.filter(pk=course_id).first()
+    if course is None:
+        raise DomainError(f"Course {course_id} does not exist.")
+    try:
+        course.delete()
+    except ProtectedError:  # raised while collecting the rows to delete, before any is deleted
+        raise DomainError(f"{course} has applications: it cannot be deleted.") from None
 
 
 def application_create(*, candidate_id: int, course_id: int, cycle_id: int) -> Application:

@@ -1,15 +1,31 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.actors import Actor
 from apps.applications.errors import ApplicationNotFound, DomainError, TransitionNotAllowed
-from apps.applications.models import Application, ApplicationEvent, ApplicationState, NonWorkingPeriod
+from apps.applications.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationState,
+    Course,
+    NonWorkingPeriod,
+    Provider,
+    ProviderUser,
+)
 from apps.applications.working_days import LONDON
 from apps.outbox.models import OutboxEmail
-from tests.factories import make_application, make_cycle, make_user
+from tests.factories import (
+    make_application,
+    make_course,
+    make_cycle,
+    make_provider,
+    make_provider_user,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 S = ApplicationState
@@ -172,3 +188,132 @@ def test_the_candidates_rejection_email_waits_a_minute_after_the_providers(setti
     provider = OutboxEmail.objects.get(key=f"rbd:provider:{application.pk}")
     candidate = OutboxEmail.objects.get(key=f"rbd:candidate:{application.pk}")
     assert 55 <= (candidate.available_at - provider.available_at).total_seconds() <= 65
+
+
+# Providers, their users and courses: reference data, validated in full before anything is written.
+
+
+def _fields(obj, *names):
+    obj.refresh_from_db()
+    return tuple(getattr(obj, name) for name in names)
+
+
+def test_provider_update_changes_the_provider():
+    provider = make_provider(code="NT1")
+    services.provider_update(provider_id=provider.pk, code="NT2", name="North Teach", email="north@example.com")
+    assert _fields(provider, "code", "name", "email") == ("NT2", "North Teach", "north@example.com")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", "North\nTeach"), ("code", "TAKEN"), ("email", "not-an-email")]
+)
+def test_provider_update_with_bad_input_is_a_validation_error_and_changes_nothing(field, value):
+    make_provider(code="TAKEN")
+    provider = make_provider(code="NT1", name="North", email="north@example.com")
+    good = {"code": "NT1", "name": "North", "email": "north@example.com"}
+    with pytest.raises(ValidationError) as refused:
+        services.provider_update(provider_id=provider.pk, **{**good, field: value})
+    assert list(refused.value.message_dict) == [field]
+    assert _fields(provider, "code", "name", "email") == ("NT1", "North", "north@example.com")
+
+
+def test_provider_create_with_a_duplicate_code_is_a_validation_error():
+    make_provider(code="NT1")
+    with pytest.raises(ValidationError):
+        services.provider_create(code="NT1", name="Other", email="other@example.com")
+    assert Provider.objects.count() == 1
+
+
+def test_provider_delete_takes_its_courses_and_memberships_but_not_its_users():
+    provider = make_provider()
+    make_course(provider=provider)
+    user = make_provider_user(provider=provider)
+    services.provider_delete(provider_id=provider.pk)
+    assert (Provider.objects.count(), Course.objects.count(), ProviderUser.objects.count()) == (0, 0, 0)
+    assert type(user).objects.filter(pk=user.pk).exists()
+
+
+def test_provider_delete_with_applications_is_refused_and_changes_nothing():
+    application = make_application()
+    provider = application.provider
+    with pytest.raises(DomainError, match="has applications: it cannot be deleted"):
+        services.provider_delete(provider_id=provider.pk)
+    assert Provider.objects.filter(pk=provider.pk).exists()
+    assert Course.objects.filter(pk=application.course_id).exists()
+
+
+def test_provider_user_add_refuses_a_user_who_already_belongs_to_a_provider():
+    user = make_provider_user()
+    with pytest.raises(ValidationError) as refused:
+        services.provider_user_add(user_id=user.pk, provider_id=make_provider().pk)
+    assert list(refused.value.message_dict) == ["user"]
+    assert ProviderUser.objects.count() == 1
+
+
+def test_provider_user_update_moves_the_membership_and_refuses_a_taken_user():
+    membership = ProviderUser.objects.get(user=make_provider_user())
+    other_provider, other_user = make_provider(), make_user()
+    services.provider_user_update(
+        provider_user_id=membership.pk, user_id=other_user.pk, provider_id=other_provider.pk
+    )
+    assert _fields(membership, "user_id", "provider_id") == (other_user.pk, other_provider.pk)
+
+    taken = make_provider_user()
+    with pytest.raises(ValidationError):
+        services.provider_user_update(
+            provider_user_id=membership.pk, user_id=taken.pk, provider_id=other_provider.pk
+        )
+    assert _fields(membership, "user_id", "provider_id") == (other_user.pk, other_provider.pk)
+
+
+def test_provider_user_remove_ends_the_membership_and_keeps_the_user():
+    user = make_provider_user()
+    membership_id = user.provider_user.pk
+    services.provider_user_remove(provider_user_id=membership_id)
+    assert not ProviderUser.objects.exists()
+    assert type(user).objects.filter(pk=user.pk).exists()
+    with pytest.raises(DomainError, match="does not exist"):
+        services.provider_user_remove(provider_user_id=membership_id)
+
+
+def test_course_update_changes_the_code_and_name():
+    course = make_course(code="M1", name="Maths")
+    services.course_update(course_id=course.pk, provider_id=course.provider_id, code="P1", name="Physics")
+    assert _fields(course, "code", "name", "provider_id") == ("P1", "Physics", course.provider_id)
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", "Maths\nPhysics"), ("code", "TAKEN")])
+def test_course_update_with_bad_input_is_a_validation_error_and_changes_nothing(field, value):
+    course = make_course(code="M1", name="Maths")
+    make_course(provider=course.provider, code="TAKEN")
+    with pytest.raises(ValidationError):
+        services.course_update(
+            course_id=course.pk, provider_id=course.provider_id, **{"code": "M1", "name": "Maths", field: value}
+        )
+    assert _fields(course, "code", "name") == ("M1", "Maths")
+
+
+def test_course_create_allows_the_same_code_at_another_provider_only():
+    course = make_course(code="M1")
+    services.course_create(provider_id=make_provider().pk, code="M1", name="Maths")
+    with pytest.raises(ValidationError):
+        services.course_create(provider_id=course.provider_id, code="M1", name="Maths again")
+    assert Course.objects.filter(code="M1").count() == 2
+
+
+def test_course_update_refuses_to_move_the_course_to_another_provider():
+    course = make_course(code="M1", name="Maths")
+    with pytest.raises(DomainError, match="a course never moves to another provider"):
+        services.course_update(course_id=course.pk, provider_id=make_provider().pk, code="M2", name="Music")
+    assert _fields(course, "code", "name", "provider_id") == ("M1", "Maths", course.provider_id)
+
+
+def test_course_delete_is_refused_while_the_course_has_applications():
+    application = make_application()
+    with pytest.raises(DomainError, match="has applications: it cannot be deleted"):
+        services.course_delete(course_id=application.course_id)
+    assert Course.objects.filter(pk=application.course_id).exists()
+
+    unused = make_course()
+    services.course_delete(course_id=unused.pk)
+    assert not Course.objects.filter(pk=unused.pk).exists()
