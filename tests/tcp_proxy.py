@@ -31,11 +31,7 @@ class TcpProxy:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+            _cut(sock)
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -50,7 +46,13 @@ class TcpProxy:
                 continue
             server.settimeout(None)
             with self._lock:
-                self._sockets += [client, server]
+                cut_meanwhile = self._listener is not listener  # down() ran while this one was connecting
+                if not cut_meanwhile:
+                    self._sockets += [client, server]
+            if cut_meanwhile:
+                _cut(client)
+                _cut(server)
+                continue
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
@@ -62,8 +64,18 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            _cut(source)
+            _cut(sink)
+
+
+def _cut(sock: socket.socket) -> None:
+    """Shut down, then close. Closing alone does not end a connection whose other direction a
+    thread is still reading: the server never sees the end, and its session stays open."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
