@@ -26,7 +26,7 @@ from django.utils import timezone
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.errors import DomainError
+from apps.applications.errors import DomainError, locked_or_refused
 from apps.applications.models import Application, ApplicationEvent, NonWorkingPeriod, RecruitmentCycle
 from apps.applications.rules import CLOSE_CYCLE, DEADLINE_OF_STATE, DEADLINES, LIVE_DEADLINES
 from apps.applications.selectors import application_ids_unsubmitted
@@ -173,9 +173,7 @@ def non_working_period_add(*, cycle_id: int, name: str, starts_on: date, ends_on
 def non_working_period_change(*, period_id: int, name: str, starts_on: date, ends_on: date) -> bool:
     """Rename or move a non-working period; True if its dates moved, so live deadlines are recalculated after commit."""
     with transaction.atomic():
-        period = NonWorkingPeriod.objects.select_for_update().filter(pk=period_id).first()
-        if period is None:
-            raise DomainError(f"Non-working period {period_id} does not exist.")
+        period = locked_or_refused(NonWorkingPeriod, period_id, "Non-working period")
         moved = (period.starts_on, period.ends_on) != (starts_on, ends_on)
         period.name, period.starts_on, period.ends_on = name, starts_on, ends_on
         period.full_clean()
@@ -186,9 +184,7 @@ def non_working_period_change(*, period_id: int, name: str, starts_on: date, end
 def non_working_period_remove(*, period_id: int) -> bool:
     """Remove a non-working period; True if live deadlines will be recalculated after commit."""
     with transaction.atomic():
-        period = NonWorkingPeriod.objects.select_for_update().filter(pk=period_id).first()
-        if period is None:
-            raise DomainError(f"Non-working period {period_id} does not exist.")
+        period = locked_or_refused(NonWorkingPeriod, period_id, "Non-working period")
         period.delete()
         return _recalculate_live_deadlines(period.cycle_id)
 

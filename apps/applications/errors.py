@@ -40,3 +40,12 @@ class DeadlinePassed(DomainError):
         super().__init__(f"{what}: {outcome}. Nothing changed.")
         self.current_state = current_state
         self.deadline = deadline
+
+
+def locked_or_refused(model, pk: int, what: str):
+    """The row, locked until the transaction ends; a clear DomainError if it does not exist (a
+    row deleted meanwhile must be an error, not one that ``save()`` quietly inserts again)."""
+    row = model.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise DomainError(f"{what} {pk} does not exist.")
+    return row

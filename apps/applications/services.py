@@ -17,7 +17,13 @@ from django.db.models.functions import Cast, Coalesce, Concat, JSONArray, JSONOb
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.errors import ApplicationNotFound, DeadlinePassed, DomainError, TransitionNotAllowed
+from apps.applications.errors import (
+    ApplicationNotFound,
+    DeadlinePassed,
+    DomainError,
+    TransitionNotAllowed,
+    locked_or_refused,
+)
 from apps.applications.models import Application, ApplicationEvent, Course, Provider, ProviderUser
 from apps.applications.rules import (
     DEADLINE_OF_STATE,
@@ -135,10 +141,7 @@ def provider_create(*, code: str, name: str, email: str) -> Provider:
 def provider_update(*, provider_id: int, code: str, name: str, email: str) -> Provider:
     """Change a provider's code, name or email (emails already in the outbox keep the old address)."""
     with transaction.atomic():
-        # Locked, so a provider deleted meanwhile is an error here, not a row that save() inserts again.
-        provider = Provider.objects.select_for_update().filter(pk=provider_id).first()
-        if provider is None:
-            raise DomainError(f"Provider {provider_id} does not exist.")
+        provider = locked_or_refused(Provider, provider_id, "Provider")
         provider.code, provider.name, provider.email = code, name, email
         provider.full_clean()
         provider.save()
@@ -147,13 +150,8 @@ def provider_update(*, provider_id: int, code: str, name: str, email: str) -> Pr
 
 def provider_delete(*, provider_id: int) -> None:
     """Delete a provider with its courses and its users' memberships; refused while it has applications."""
-    provider = Provider.objects.filter(pk=provider_id).first()
-    if provider is None:
-        raise DomainError(f"Provider {provider_id} does not exist.")
-    try:
-        provider.delete()
-    except ProtectedError:  # raised while collecting the rows to delete, before any is deleted
-        raise DomainError(f"{provider} has applications: it cannot be deleted.") from None
+    with transaction.atomic():
+        _delete_unless_it_has_applications(locked_or_refused(Provider, provider_id, "Provider"))
 
 
 def provider_user_add(*, user_id: int, provider_id: int) -> ProviderUser:
@@ -167,9 +165,7 @@ def provider_user_add(*, user_id: int, provider_id: int) -> ProviderUser:
 def provider_user_update(*, provider_user_id: int, user_id: int, provider_id: int) -> ProviderUser:
     """Point a membership at another user or another provider (the user then acts for that provider)."""
     with transaction.atomic():
-        membership = ProviderUser.objects.select_for_update().filter(pk=provider_user_id).first()
-        if membership is None:
-            raise DomainError(f"Provider user {provider_user_id} does not exist.")
+        membership = locked_or_refused(ProviderUser, provider_user_id, "Provider user")
         membership.user_id, membership.provider_id = user_id, provider_id
         membership.full_clean()
         membership.save()
@@ -194,9 +190,7 @@ def course_update(*, course_id: int, provider_id: int, code: str, name: str) -> 
     """Change a course's code or name. ``provider_id`` is the course's own provider, checked:
     applications copy their course's provider (``Application.provider``), so a course never moves."""
     with transaction.atomic():
-        course = Course.objects.select_for_update().filter(pk=course_id).first()
-        if course is None:
-            raise DomainError(f"Course {course_id} does not exist.")
+        course = locked_or_refused(Course, course_id, "Course")
         if course.provider_id != provider_id:
             raise DomainError(
                 f"Course {course_id} belongs to provider {course.provider_id}: a course never moves to another "
@@ -210,13 +204,15 @@ def course_update(*, course_id: int, provider_id: int, code: str, name: str) -> 
 
 def course_delete(*, course_id: int) -> None:
     """Delete a course; refused while it has applications."""
-    course = Course.objects.filter(pk=course_id).first()
-    if course is None:
-        raise DomainError(f"Course {course_id} does not exist.")
+    with transaction.atomic():
+        _delete_unless_it_has_applications(locked_or_refused(Course, course_id, "Course"))
+
+
+def _delete_unless_it_has_applications(row: Provider | Course) -> None:
     try:
-        course.delete()
+        row.delete()
     except ProtectedError:  # raised while collecting the rows to delete, before any is deleted
-        raise DomainError(f"{course} has applications: it cannot be deleted.") from None
+        raise DomainError(f"{row} has applications: it cannot be deleted.") from None
 
 
 def application_create(*, candidate_id: int, course_id: int, cycle_id: int) -> Application:
