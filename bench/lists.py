@@ -111,38 +111,56 @@ def _with(path: str, **params) -> str:
     return urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(query)))
 
 
+def _deep(browser: Browser, page: _Page) -> str:
+    """The list page reached by following "Next page" up to ``DEEP_PAGES`` times (keyset cursors)."""
+    deep, current = "/", page
+    for _ in range(DEEP_PAGES):
+        if not current.next_href:
+            break
+        deep = urllib.parse.urljoin(deep, current.next_href)
+        current = _parse(browser.get(deep))
+    return urllib.parse.urlsplit(deep)._replace(scheme="", netloc="").geturl()
+
+
+def _rare_term(role: str, *, size: int) -> str:
+    """A search term that matches one candidate (and the few whose number continues it)."""
+    if role == "support":
+        return f"candidate{size // 8 + 7}"
+    from apps.applications.models import Application, ProviderUser
+
+    provider_id = ProviderUser.objects.get(user__username="bench-provider").provider_id
+    return (Application.objects.filter(course__provider_id=provider_id).order_by("pk")
+            .values_list("candidate__username", flat=True)[0])
+
+
 def _pages(browser: Browser, role: str, *, size: int) -> dict[str, str]:
-    """The URLs to load for one role, found from the pages themselves."""
+    """The URLs to load for one role, found from the pages themselves: the first page, then
+    (support and provider) its state filter, searches and a page reached by cursor, and an
+    application of the first page."""
     home = browser.get("/")
     page = _parse(home)
-    state_field = next((name for name, values in page.selects.items() if "awaiting_provider_decision" in values), None)
-    search_field = page.text_inputs[0] if page.text_inputs else None
-    if not state_field or not search_field:
-        raise ScenarioFailed(f"the {role} list page has no state filter or search field (selects {page.selects}, "
-                             f"inputs {page.text_inputs})")
-    urls = {
-        f"{role} list": "/",
-        f"{role} state filter": _with("/", **{state_field: "interviewing"}),
-        f"{role} search (common)": _with("/", **{search_field: "Mathematics"}),
-    }
-    if role == "support":
-        rare = f"candidate{size // 8 + 7}"  # one candidate (and the few whose number continues it)
-        urls[f"{role} search (rare)"] = _with("/", **{search_field: rare})
-        deep, current = "/", page
-        for _ in range(DEEP_PAGES):
-            if not current.next_href:
-                break
-            deep = urllib.parse.urljoin(deep, current.next_href)
-            current = _parse(browser.get(deep))
-        urls[f"{role} deep page (next x{DEEP_PAGES})"] = urllib.parse.urlsplit(deep)._replace(scheme="", netloc="").geturl()
-        if not page.detail_links:
-            raise ScenarioFailed("the support list page links to no application")
-        urls["detail page"] = page.detail_links[len(page.detail_links) // 2]
+    urls = {f"{role} first page": "/"}
+    if role != "candidate":
+        state_field = next((name for name, values in page.selects.items() if "awaiting_provider_decision" in values),
+                           None)
+        search_field = page.text_inputs[0] if page.text_inputs else None
+        if not state_field or not search_field:
+            raise ScenarioFailed(f"the {role} list page has no state filter or search field (selects {page.selects}, "
+                                 f"inputs {page.text_inputs})")
+        urls[f"{role} state filter"] = _with("/", **{state_field: "interviewing"})
+        urls[f"{role} search (common)"] = _with("/", **{search_field: "Mathematics"})
+        urls[f"{role} search (rare)"] = _with("/", **{search_field: _rare_term(role, size=size)})
+        urls[f"{role} deep page (next x{DEEP_PAGES})"] = _deep(browser, page)
+    if not page.detail_links:
+        raise ScenarioFailed(f"the {role} first page links to no application")
+    urls[f"{role} detail page"] = page.detail_links[len(page.detail_links) // 2]
     return urls
 
 
-def _queries(username: str, path: str) -> dict:
-    """Status, SQL query count and size of one in-process request (Django's test client)."""
+def _queries(username: str, path: str, *, repeat: int = 7) -> dict:
+    """Status, SQL query count, size and time of an in-process request (Django's test client):
+    the median of ``repeat`` warm requests, with the time of its SQL; the rest is Python (the
+    view, the templates, middleware)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -150,14 +168,18 @@ def _queries(username: str, path: str) -> dict:
 
     client = Client()
     client.force_login(get_user_model().objects.get(username=username))
-    client.get(path)  # warm: the timed request below is not the first of this process
-    with CaptureQueriesContext(connection) as captured:
-        started = time.perf_counter()
-        response = client.get(path)
-        request_ms = (time.perf_counter() - started) * 1000
-    queries = captured.captured_queries
+    client.get(path)  # warm: the timed requests below are not the first of this process
+    runs = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)
+            request_ms = (time.perf_counter() - started) * 1000
+        runs.append((request_ms, response, captured.captured_queries))
+    request_ms, response, queries = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+    sql_ms = sum(float(q["time"]) for q in queries) * 1000
     return {"status": response.status_code, "queries": len(queries), "bytes": len(response.content),
-            "request_ms": request_ms, "sql_ms": sum(float(q["time"]) for q in queries) * 1000,
+            "request_ms": request_ms, "sql_ms": sql_ms, "python_ms": request_ms - sql_ms,
             "sql": [{"sql": q["sql"], "ms": float(q["time"]) * 1000} for q in queries]}
 
 
@@ -216,16 +238,23 @@ def run(*, size: int, args) -> dict:
                 if counted["status"] != 200:
                     raise ScenarioFailed(f"{name} ({path}) answered {counted['status']} in-process")
                 load = _wrk(base + path, browser.cookie_header(), args.wrk_seconds)
+                if load["non2xx"]:
+                    raise ScenarioFailed(f"{name} ({path}) answered {load['non2xx']} non-2xx under load: "
+                                         f"{load['non2xx_statuses']}")
                 # One client: the page's own time, without queueing behind 15 others.
                 alone = _wrk(base + path, browser.cookie_header(), max(2, args.wrk_seconds // 2), connections=1)
                 figures["pages"][name] = {"path": path, **load, "queries": counted["queries"],
                                           "page_bytes": counted["bytes"], "in_process_ms": counted["request_ms"],
-                                          "in_process_sql_ms": counted["sql_ms"], "sql": counted["sql"],
+                                          "in_process_sql_ms": counted["sql_ms"],
+                                          "in_process_python_ms": counted["python_ms"], "sql": counted["sql"],
                                           "one_client": alone}
     rows = [[name, p["p50_ms"], p["p95_ms"], p["p99_ms"], p["rps"], p["non2xx"], p["queries"],
-             p["one_client"]["p50_ms"], p["in_process_sql_ms"]] for name, p in figures["pages"].items()]
+             p["one_client"]["p50_ms"], p["in_process_sql_ms"], p["in_process_python_ms"]]
+            for name, p in figures["pages"].items()]
     figures["table"] = {"headers": ["page (16 connections)", "p50 ms", "p95 ms", "p99 ms", "req/s", "non-2xx",
-                                    "queries", "1 client p50 ms", "SQL ms"], "rows": rows}
-    lists = [p["p95_ms"] for n, p in figures["pages"].items() if n in ("support list", "provider list")]
-    figures["target_list_p95_under_100ms"] = bool(lists) and max(lists) < 100
+                                    "queries", "1 client p50 ms", "SQL ms", "Python ms"], "rows": rows}
+    p95s = [p["p95_ms"] for p in figures["pages"].values()]
+    figures["target_every_page_p95_under_100ms"] = bool(p95s) and max(p95s) < 100
+    python_ms = [p["in_process_python_ms"] for p in figures["pages"].values()]
+    figures["target_python_under_10ms_per_page"] = bool(python_ms) and max(python_ms) < 10
     return figures

@@ -38,13 +38,16 @@ from apps.applications.models import (
 from apps.monitoring.models import InvariantFinding
 from apps.outbox.models import OutboxEmail
 
-SEED_VERSION = 2  # 2: applications carry their chaser-sent flags
+SEED_VERSION = 3  # 2: applications carry their chaser-sent flags; 3: users given their roles by the service
 PROVIDERS = 100
 COURSES_PER_PROVIDER = 10
 CHUNK = 50_000
 LOGIN_PASSWORD = "bench-password"
-#: username -> role; the provider user belongs to the first provider (about 1 % of applications).
-LOGIN_USERS = {"bench-support": "support", "bench-provider": "provider"}
+#: username -> role. Support is the Support group's (as ``load_demo_data`` gives it), the provider
+#: user a membership of the first provider made by ``provider_user_add`` (about 1 % of the
+#: applications), the candidate one of the seeded candidates: so a change to how the service gives
+#: roles breaks the seed (CI runs every scenario at a small size), not a run at a million.
+LOGIN_USERS = {"bench-support": "support", "bench-provider": "provider", "candidate7": "candidate"}
 SUBJECTS = [
     "Primary", "Mathematics", "English", "Physics", "Chemistry", "Biology", "History", "Geography",
     "Computing", "Modern Languages", "Music", "Art and Design", "Physical Education", "Religious Education",
@@ -222,16 +225,6 @@ def _seed_reference() -> dict:
         "starts_on": "make_date(extract(year FROM now())::int, 12, 21)",
         "ends_on": "make_date(extract(year FROM now())::int + 1, 1, 1)",
     }, "", [cycle_id])
-    for username, role in LOGIN_USERS.items():
-        insert(T["user"], {
-            **_user_columns("%(password)s"), "username": "%(username)s", "email": "%(email)s",
-            "is_staff": "%(is_staff)s",
-        }, "", {"password": make_password(LOGIN_PASSWORD), "username": username,
-                "email": f"{username}@example.test", "is_staff": role == "support"})
-        if role == "provider":
-            user_id = scalar(f"SELECT id FROM {T['user']} WHERE username = %s", [username])
-            insert(T["provider_user"], {"user_id": "%s", "provider_id": "min(id)"}, f"FROM {T['provider']}",
-                    [user_id])
     return {
         "cycle_id": cycle_id,
         "first_course": scalar(f"SELECT min(id) FROM {T['course']}"),
@@ -239,9 +232,32 @@ def _seed_reference() -> dict:
     }
 
 
+def _seed_login_users() -> None:
+    """The users the lists scenario signs in as, given their roles the way the service gives them."""
+    from django.contrib.auth.models import Group
+
+    from apps.applications.auth import SUPPORT_GROUP, is_support
+    from apps.applications.services import provider_user_add
+
+    users = get_user_model().objects
+    for username, role in LOGIN_USERS.items():
+        if role == "candidate":
+            continue  # a seeded candidate (``_seed_candidates``), with the login password
+        user = users.create_user(username=username, email=f"{username}@example.test", password=LOGIN_PASSWORD)
+        if role == "support":
+            user.is_staff = True  # the admin, as the demo's support user
+            user.save(update_fields=["is_staff"])
+            user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+            if not is_support(users.get(pk=user.pk)):
+                raise RuntimeError(f"{username} is in the {SUPPORT_GROUP} group but is not support")
+        elif role == "provider":
+            provider_user_add(user_id=user.pk, provider_id=Provider.objects.order_by("pk").values_list("pk", flat=True)[0])
+
+
 def _seed_candidates(count: int) -> int:
-    """Candidate users ``candidate<n>``; one hash for all (hashing a million passwords would take hours)."""
-    password = make_password("candidate-password")
+    """Candidate users ``candidate<n>``; one hash for all (hashing a million passwords would take
+    hours): the login password, so the lists scenario can sign in as one of them."""
+    password = make_password(LOGIN_PASSWORD)
     progress = Progress("candidates", count)
     for lo, hi in _chunks(1, count):
         insert(T["user"], {
@@ -397,6 +413,7 @@ def seed(*, applications: int, verbose: bool = True) -> dict:
     timings["migrate_s"] = time.monotonic() - started
     phase = time.monotonic()
     ref = _seed_reference()
+    _seed_login_users()
     candidates = max(1, applications // 4)
     first_candidate = _seed_candidates(candidates)
     timings["reference_and_users_s"] = time.monotonic() - phase

@@ -7,17 +7,24 @@ SORT_CHOICES = [("deadline", "Deadline, soonest first"), ("newest", "Newest firs
 BAD_CURSOR = "This page link is not valid or is out of date. Start again from the first page."
 
 
+class Select(forms.Select):
+    """Django's select with its options written inline rather than one included template each:
+    the filter form is on every list page, and its 16 options cost ~1.5 ms that way."""
+
+    template_name = "applications/widgets/select.html"
+
+
 class ApplicationFilterForm(forms.Form):
     """The list page's GET filters and its page cursor. Every field is optional; an unknown value is an error."""
 
-    state = forms.ChoiceField(choices=[("", "Any state"), *ApplicationState.choices], required=False)
+    state = forms.ChoiceField(choices=[("", "Any state"), *ApplicationState.choices], required=False, widget=Select)
     q = forms.CharField(
         label="Search",
         required=False,
         max_length=100,
         help_text="Candidate username or email, course name or code.",
     )
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False, widget=Select)
     # Not one of the filters on the page: Next and Previous links carry it, a new search drops it.
     cursor = forms.CharField(
         label="Page",

@@ -12,11 +12,12 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import prefetch_related_objects
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_http_methods, require_safe
 
 from apps.applications import selectors, services
@@ -26,6 +27,7 @@ from apps.applications.calendars import calendar_for_cycle
 from apps.applications.errors import DomainError, TransitionNotAllowed
 from apps.applications.forms import ApplicationFilterForm
 from apps.applications.models import Application
+from apps.applications.templatetags.apply_ui import countdown_tag
 from apps.applications.rules import (
     ACCEPT_OFFER,
     CANDIDATE,
@@ -51,6 +53,7 @@ from apps.applications.selectors import (
 )
 from apps.applications.wording import CANDIDATE as CANDIDATE_ROLE
 from apps.applications.wording import PROVIDER as PROVIDER_ROLE
+from apps.applications.wording import SUPPORT as SUPPORT_ROLE
 from apps.applications.wording import (
     Tag,
     candidate_next_step,
@@ -192,6 +195,50 @@ def _refusal(application: Application, action: Action) -> str:
     return f"“{action.label}” is only for users of {application.course.provider} and support."
 
 
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One row of a list table with its values ready to print. A list page shows 25 of them,
+    and every lookup, filter, ``{% url %}`` or included template a row makes is paid 25 times:
+    the table rendered in ~12 ms when the rows were looked up in the template, under 2 ms so."""
+
+    pk: int
+    url: str
+    candidate: str
+    course: str
+    provider: str
+    tag: Tag
+    deadline_iso: str
+    deadline_text: str
+    time_left: SafeString
+
+
+#: A number no other part of the application page's URL holds: reversed once, it is replaced by
+#: each row's id (``reverse`` per row cost more than the rest of the row).
+_URL_PK = 9876543210
+
+
+def _list_row(application: Application, countdown: Countdown, *, detail_url: str) -> ListRow:
+    course = application.course
+    deadline = countdown.deadline
+    return ListRow(
+        pk=application.pk,
+        url=detail_url.replace(str(_URL_PK), str(application.pk)),
+        candidate=application.candidate.get_username(),
+        course=f"{course.name} ({course.code})",
+        provider=course.provider.name,
+        tag=state_tag(application),
+        deadline_iso=deadline.isoformat() if deadline else "",
+        deadline_text=countdown.deadline_text if deadline else "",
+        time_left=countdown_tag(countdown),
+    )
+
+
+def _list_rows(rows) -> list[ListRow]:
+    """``ListRow``s of (application, countdown) pairs."""
+    detail_url = reverse("applications:detail", args=[_URL_PK])
+    return [_list_row(application, countdown, detail_url=detail_url) for application, countdown in rows]
+
+
 def _count_label(page: ApplicationPage) -> str:
     if not page.count_is_exact:
         return f"More than {page.count_limit:,} applications"
@@ -211,8 +258,8 @@ def _first_page_extras(request, role: str, countdown: Countdowns) -> dict:
     (``apps.monitoring.context_processors``)."""
     if role == PROVIDER_ROLE:
         due = decisions_due(user=request.user, limit=DECISIONS_DUE_SHOWN)
-        prefetch_related_objects(due, "cycle__non_working_periods")
-        return {"decisions_due": [(application, countdown(application)) for application in due]}
+        countdown.load(due)
+        return {"decisions_due": _list_rows((application, countdown(application)) for application in due)}
     return {}
 
 
@@ -238,14 +285,15 @@ def application_list(request):
         except SearchTooBroad as exc:
             form.add_error("q", str(exc))
         else:
-            # One query for the whole page's calendars, whichever runs of the sort it spans.
-            prefetch_related_objects(page.applications, "cycle__non_working_periods")
+            countdown.load(page.applications)
             rows = [(application, countdown(application)) for application in page.applications]
     context = {
         "form": form,
         "page": page,
         "rows": rows,
+        "table_rows": _list_rows(rows) if role != CANDIDATE_ROLE else [],
         "role": role,
+        "support": role == SUPPORT_ROLE,
         "count_label": _count_label(page) if page else "",
         # The role's first page (no filter, sort or page asked for) also shows what is due or wrong.
         "filtered": not is_first_page(request),
@@ -308,8 +356,7 @@ def _detail_items(detail: dict) -> list[tuple[str, str]]:
 
 
 def _detail_context(request, pk: int) -> dict:
-    visible = applications_visible_to(request.user).prefetch_related("cycle__non_working_periods")
-    application = get_object_or_404(visible, pk=pk)
+    application = get_object_or_404(applications_visible_to(request.user), pk=pk)
     role = role_of(request.user)
     countdown = Countdowns(now=timezone.now())(application)
     # Past its live deadline the application belongs to the by-default rule (the service

@@ -51,13 +51,21 @@ class WorkingDayCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days in ``(start, end]``; 0 when ``end`` is not after ``start``."""
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                count += 1
-        return count
+        return _working_days_between(self, start, end)
+
+
+@lru_cache(maxsize=8192)
+def _working_days_between(calendar: WorkingDayCalendar, start: date, end: date) -> int:
+    """Cached: a list page counts the days left to 25 deadlines, one day at a time, and the
+    same few dozen (today, deadline) pairs come back on every page of the day. A pure function
+    of its arguments (a calendar is a value), so the cache is never stale."""
+    count = 0
+    day = start
+    while day < end:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            count += 1
+    return count
 
 
 def london_date(moment: datetime) -> date:

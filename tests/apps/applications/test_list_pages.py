@@ -14,6 +14,8 @@ from apps.applications import selectors
 from apps.applications.models import Application, ApplicationEvent, ApplicationState, Course, Provider
 from apps.applications.selectors import Cursor, application_list
 from apps.applications.working_days import end_of_london_day
+from apps.core.redis import redis_connection
+from apps.monitoring.health import ATTENTION_KEY
 from tests.factories import (
     make_application,
     make_course,
@@ -360,11 +362,13 @@ def test_a_search_matching_too_many_candidates_or_courses_asks_for_more(client, 
 # --- Queries per page -------------------------------------------------------------
 
 #: A provider's decisions due (one query per awaiting state, and their calendars); support's
-#: attention panel (the overdue deadlines and the latest invariant check).
+#: attention panel when its snapshot has expired (the overdue deadlines and the latest
+#: invariant check; ``apps.monitoring.health.support_attention``).
 FIRST_PAGE_EXTRA_QUERIES = {"support": 4, "provider": 3, "candidate": 0}
 
 
 def queries_for(client, url) -> int:
+    redis_connection().delete(ATTENTION_KEY)  # every count with the attention snapshot expired
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200

@@ -297,3 +297,27 @@ def test_an_abandoned_sweep_is_not_an_alarm_but_a_failed_sweep_or_process_job_is
     SimpleWorker([failing], connection=failing.connection).work(burst=True)
     _fail_one_job("default")
     assert failed_job_counts() == {"sweeps": 1, "default": 1, "email": 0, "email_bulk": 0}
+
+
+def test_support_first_page_reads_the_verdict_from_a_snapshot_at_most_a_few_seconds_old(client, redis_db):
+    """The verdict is computed by the first view that finds no snapshot, stored with its time and
+    an expiry, and read back by the views after it (with the time it was checked) until it expires."""
+    from apps.monitoring.health import ATTENTION_KEY, ATTENTION_MAX_AGE_SECONDS
+
+    client.force_login(make_support_user())
+    late = make_application(
+        state=S.AWAITING_PROVIDER_DECISION, submitted_at=timezone.now() - timedelta(days=30),
+        reject_by_default_at=timezone.now() - timedelta(minutes=10),
+    )
+    overdue = "1 deadline passed more than 3 minutes ago"
+    first = client.get("/").content.decode()
+    assert overdue in first and "Checked at" in first
+    assert 0 < redis_db.ttl(ATTENTION_KEY) <= ATTENTION_MAX_AGE_SECONDS
+
+    late.reject_by_default_at = timezone.now() + timedelta(days=5)
+    late.save(update_fields=["reject_by_default_at"])
+    assert overdue in client.get("/").content.decode(), "read from the snapshot, not computed again"
+    assert overdue not in client.get("/support/health/").content.decode(), "Health reads live"
+
+    redis_db.delete(ATTENTION_KEY)  # as its expiry does
+    assert overdue not in client.get("/").content.decode()
