@@ -97,7 +97,12 @@ def paused_entries() -> list[str]:
     return [name for name, state in ClockState(connection).states(names).items() if state and state.paused]
 
 
-def _queue_checks(verdict: Verdict, now: datetime, failed: FailedJobs | None) -> None:
+def _paused_checks(verdict: Verdict) -> None:
+    for name in paused_entries():
+        verdict.warnings.append(f"{name} is paused on the Schedule page: it runs only when resumed.")
+
+
+def _queue_checks(verdict: Verdict, now: datetime, failed: FailedJobs | None, *, paused: bool = True) -> None:
     """What only Redis knows: clocks, workers, paused rules, failed jobs (raises RedisError)."""
     connection = redis_connection()
     clock = clock_liveness(connection, now)
@@ -105,8 +110,8 @@ def _queue_checks(verdict: Verdict, now: datetime, failed: FailedJobs | None) ->
         verdict.problems.append("No clock is running: no rule runs on its timetable. Start clock.py.")
     if not worker_count():
         verdict.problems.append("No worker is running: jobs wait in their queues. Start a worker.")
-    for name in paused_entries():
-        verdict.warnings.append(f"{name} is paused on the Schedule page: it runs only when resumed.")
+    if paused:
+        _paused_checks(verdict)
     total = (failed or failed_jobs()).total
     if total:
         verdict.warnings.append(f"{total} failed job{'s' if total != 1 else ''}: inspect or requeue on the jobs dashboard.")
@@ -114,11 +119,11 @@ def _queue_checks(verdict: Verdict, now: datetime, failed: FailedJobs | None) ->
 
 def health_verdict(
     *, now: datetime, overdue: list[Overdue], drains: list[Drain] | None = None, latest=None,
-    failed: FailedJobs | None = None,
+    failed: FailedJobs | None = None, paused: bool = True,
 ) -> Verdict:
     verdict = Verdict()
     try:
-        _queue_checks(verdict, now, failed)
+        _queue_checks(verdict, now, failed, paused=paused)
     except RedisError:
         verdict.problems.append("The job queue (Redis) is not answering: no job runs until it is back.")
     for item in overdue:
@@ -149,7 +154,19 @@ def support_attention(*, now: datetime) -> Verdict:
     computation per 15 s per web host at most, however many views, and needs no job to keep
     it fresh (a job would stop exactly when workers do). The page says when it was checked;
     Health always reads live. With Redis down it is computed for the page, saying so.
+    Paused rules are read live on every view (one Redis read, as the paused banner makes):
+    a pause or a resume on the Schedule page shows at once.
     """
+    verdict = _attention_snapshot(now=now)
+    try:
+        _paused_checks(verdict)
+    except RedisError:
+        pass  # the snapshot says Redis is not answering
+    return verdict
+
+
+def _attention_snapshot(*, now: datetime) -> Verdict:
+    """Support's verdict without the paused rules, from Redis if at most ATTENTION_MAX_AGE_SECONDS old."""
     try:
         connection = redis_connection()
         raw = connection.get(ATTENTION_KEY)
@@ -159,7 +176,7 @@ def support_attention(*, now: datetime) -> Verdict:
         data = json.loads(raw)
         return Verdict(problems=data["problems"], warnings=data["warnings"],
                        checked_at=datetime.fromisoformat(data["checked_at"]))
-    verdict = health_verdict(now=now, overdue=overdue_deadlines(), latest=invariant_findings_latest())
+    verdict = health_verdict(now=now, overdue=overdue_deadlines(), latest=invariant_findings_latest(), paused=False)
     verdict.checked_at = now
     if connection is not None:
         snapshot = {"problems": verdict.problems, "warnings": verdict.warnings, "checked_at": now.isoformat()}

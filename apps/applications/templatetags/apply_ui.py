@@ -9,13 +9,42 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from apps.applications import wording
+from apps.applications import auth, wording
 
 register = template.Library()
 
 _NO_DEADLINE = mark_safe('<span class="secondary">–</span>')
 _PASSED = mark_safe('<strong class="tag tag--passed countdown">Deadline passed</strong>')
 _LAST_DAY = mark_safe('<strong class="tag tag--urgent countdown">Last day</strong>')
+
+
+_NO_DEADLINE_CELL = mark_safe('<td data-label="Deadline"><span class="secondary">No deadline</span></td>')
+
+
+@register.simple_tag
+def list_row(row, *, provider: bool = False, deadline_label: str = "Deadline", left_label: str = "Working days left"):
+    """One ``<tr>`` of a list table from a ``views.ListRow``, built with ``format_html`` (as
+    Django's admin builds its change list's cells): a page has 25 rows of 6-7 cells, and the
+    same markup as template code cost ~3 ms a page in variable lookups and escaping."""
+    if row.deadline_iso:
+        deadline = format_html('<td data-label="{}"><time datetime="{}">{}</time></td>',
+                               deadline_label, row.deadline_iso, row.deadline_text)
+    else:
+        deadline = _NO_DEADLINE_CELL
+    return format_html(
+        '<tr><td data-label="Application"><a href="{}">{}</a></td><td data-label="Candidate">{}</td>'
+        '<td data-label="Course">{}</td>{}<td data-label="State"><strong class="{}">{}</strong></td>{}'
+        '<td data-label="{}">{}</td></tr>',
+        row.url, row.pk, row.candidate, row.course,
+        format_html('<td data-label="Provider">{}</td>', row.provider) if provider else "",
+        row.tag.css, row.tag.text, deadline, left_label, row.time_left,
+    )
+
+
+@register.filter
+def is_support(user) -> bool:
+    """``{% if user|is_support %}``: the support role, as ``apps.applications.auth.is_support`` answers it."""
+    return user.is_authenticated and auth.is_support(user)
 
 
 @register.filter
