@@ -30,9 +30,11 @@ HEADLINES = [
     ("spike: deadline to last email, s", "spike", ["ours", "deadline_to_last_email_s"]),
     ("raw set-based SQL, s", "spike", ["raw_sql", "seconds"]),
     ("raw set-based SQL, applications/s", "spike", ["raw_sql", "per_s"]),
+    ("raw SMTP (one connection per worker), emails/s", "spike", ["raw_smtp", "per_s"]),
     ("naive, applications/s", "spike", ["naive", "per_s"]),
     ("ours drain / raw SQL time (target <= 2)", "spike", ["ours_drain_vs_raw_sql"]),
     ("ours / naive rate (target >= 100)", "spike", ["ours_vs_naive"]),
+    ("ours emails / raw SMTP time (target <= 2)", "spike", ["ours_emails_vs_raw_smtp"]),
 ]
 
 

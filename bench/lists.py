@@ -123,13 +123,14 @@ def _deep(browser: Browser, page: _Page) -> str:
 
 
 def _rare_term(role: str, *, size: int) -> str:
-    """A search term that matches one candidate (and the few whose number continues it)."""
+    """A search term that matches one candidate (and the few whose number continues it): for a
+    provider, its candidate with the longest number (a short one matches too many to list)."""
     if role == "support":
         return f"candidate{size // 8 + 7}"
     from apps.applications.models import Application, ProviderUser
 
     provider_id = ProviderUser.objects.get(user__username="bench-provider").provider_id
-    return (Application.objects.filter(course__provider_id=provider_id).order_by("pk")
+    return (Application.objects.filter(course__provider_id=provider_id).order_by("-candidate_id")
             .values_list("candidate__username", flat=True)[0])
 
 

@@ -1,4 +1,6 @@
-"""The benchmark suite runs: seed and sweep cost at a tiny size (PostgreSQL only; no timed assertions)."""
+"""The benchmark suite runs: every scenario at a small size, with its exactly-once checks
+(PostgreSQL only; no timed assertions). A change that breaks a scenario (a role the seed gives
+the old way, a page the lists cannot find, an email sent twice) fails here, not in a run at 1M."""
 
 import json
 import os
@@ -37,8 +39,8 @@ def _bench_database_url() -> str:
 
 
 @pytest.mark.processes
-@pytest.mark.timeout(300)
-def test_seed_and_sweep_cost_scenarios_run_at_a_tiny_size(tmp_path):
+@pytest.mark.timeout(600)
+def test_every_scenario_runs_at_a_small_size(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("the benchmarks measure PostgreSQL; run with DATABASE_URL=postgres://... to include this test")
     import psycopg
@@ -49,9 +51,9 @@ def test_seed_and_sweep_cost_scenarios_run_at_a_tiny_size(tmp_path):
     env.pop("DJANGO_SETTINGS_MODULE", None)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bench", "--applications", "2000", "--scenario", "seed", "--scenario", "sweeps",
-             "--output", str(output)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+            [sys.executable, "-m", "bench", "--applications", "3000", "--wrk-seconds", "1", "--naive-seconds", "3",
+             "--spike-timeout", "300", "--output", str(output)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=540,
         )
     finally:
         admin = prerequisites.admin_url(database_url)
@@ -60,10 +62,20 @@ def test_seed_and_sweep_cost_scenarios_run_at_a_tiny_size(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = json.loads(output.read_text())
     (size,) = run["sizes"]
-    assert size["applications"] == 2000
-    assert size["scenarios"]["seed"]["status"] == "ok"
+    assert size["applications"] == 3000
+    failed = {name: f.get("error") for name, f in size["scenarios"].items() if f.get("status") != "ok"}
+    assert not failed, failed
+    assert set(size["scenarios"]) == {"seed", "sweeps", "lists", "spike", "workers"}
     sweeps = size["scenarios"]["sweeps"]
     assert sweeps["status"] == "ok", sweeps.get("error")
     assert sweeps["nothing_due"]["reject_due"]["returned"] == 0
     assert sweeps["due_1000"]["reject_due"]["returned"] > 0
     assert "application_rbd_due" in sweeps["due_1000"]["reject_due"]["plans"][0]["plan"]
+    lists = size["scenarios"]["lists"]["pages"]
+    for role in ("support", "provider", "candidate"):
+        assert f"{role} first page" in lists and f"{role} detail page" in lists, sorted(lists)
+    assert all(page["non2xx"] == 0 and page["requests"] > 0 for page in lists.values())
+    spike = size["scenarios"]["spike"]
+    assert spike["ours"]["states_after"] == {"rejected": 300}
+    assert spike["ours"]["smtp_sink"]["messages"] == spike["ours"]["emails_sent"] == 600
+    assert spike["raw_smtp"]["emails"] == 600
