@@ -21,19 +21,8 @@ SUPPORT_GROUP = "Support"
 class UserWithProviderBackend(ModelBackend):
     """Every page asks who the user is and which provider they belong to (the navigation,
     the lists' visibility): one query per request instead of three. And whether they are
-    support (``is_support``, the navigation): their own and their groups' permissions in one
-    query instead of ModelBackend's two."""
-
-    def get_all_permissions(self, user_obj, obj=None):
-        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
-            return set()
-        if not hasattr(user_obj, "_perm_cache"):
-            permissions = Permission.objects.all()
-            if not user_obj.is_superuser:
-                permissions = permissions.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            pairs = permissions.values_list("content_type__app_label", "codename").order_by().distinct()
-            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in pairs}
-        return user_obj._perm_cache
+    support (``is_support``, the navigation), in that same query instead of ModelBackend's
+    two permission queries."""
 
     def get_user(self, user_id):
         user_model = get_user_model()

@@ -9,7 +9,7 @@ BAD_CURSOR = "This page link is not valid or is out of date. Start again from th
 
 class Select(forms.Select):
     """Django's select with its options written inline rather than one included template each:
-    the filter form is on every list page, and its 16 options cost ~1.5 ms that way."""
+    the filter form is on every list page, and each of its 16 options was a template render."""
 
     template_name = "applications/widgets/select.html"
 

@@ -231,8 +231,8 @@ SEARCH_MAX_COURSES = 100
 #: What a list row shows besides the application (one join each, no query per row).
 _LIST_RELATED = ("course__provider", "candidate")
 #: What a list row shows and is keyed on, and nothing else: a page reads 25-50 rows with their
-#: course, provider and candidate, and every datetime column is parsed and every model
-#: instance built per row (all columns took ~3 ms of a page's Python). The cycle is not
+#: course, provider and candidate, and every column read is parsed per row (each
+#: application has eight datetime columns, each user two). The cycle is not
 #: joined: the countdowns need only its non-working periods, read once per cycle
 #: (``Countdowns``).
 _LIST_FIELDS = (

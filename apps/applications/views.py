@@ -198,8 +198,7 @@ def _refusal(application: Application, action: Action) -> str:
 @dataclass(frozen=True, slots=True)
 class ListRow:
     """One row of a list table with its values ready to print. A list page shows 25 of them,
-    and every lookup, filter, ``{% url %}`` or included template a row makes is paid 25 times:
-    the table rendered in ~12 ms when the rows were looked up in the template, under 2 ms so."""
+    and every lookup, filter, ``{% url %}`` or included template a row makes is paid 25 times."""
 
     pk: int
     url: str

@@ -149,8 +149,8 @@ def support_attention(*, now: datetime) -> Verdict:
 
     Read from a snapshot in Redis at most ``ATTENTION_MAX_AGE_SECONDS`` old, which the first
     page view to find it missing or expired computes and stores (the verdict counts what is
-    due and reads the clocks, workers, pauses and failed jobs: ~20 ms at a million
-    applications, which every view of the first page paid). So the cost is bounded to one
+    due and reads the clocks, workers and failed jobs: 18-26 ms at a million applications
+    here, which every view of the first page paid). So the cost is bounded to one
     computation per 15 s per web host at most, however many views, and needs no job to keep
     it fresh (a job would stop exactly when workers do). The page says when it was checked;
     Health always reads live. With Redis down it is computed for the page, saying so.

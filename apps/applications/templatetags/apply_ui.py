@@ -18,19 +18,16 @@ _PASSED = mark_safe('<strong class="tag tag--passed countdown">Deadline passed</
 _LAST_DAY = mark_safe('<strong class="tag tag--urgent countdown">Last day</strong>')
 
 
-_NO_DEADLINE_CELL = mark_safe('<td data-label="Deadline"><span class="secondary">No deadline</span></td>')
-
-
 @register.simple_tag
 def list_row(row, *, provider: bool = False, deadline_label: str = "Deadline", left_label: str = "Working days left"):
     """One ``<tr>`` of a list table from a ``views.ListRow``, built with ``format_html`` (as
-    Django's admin builds its change list's cells): a page has 25 rows of 6-7 cells, and the
-    same markup as template code cost ~3 ms a page in variable lookups and escaping."""
+    Django's admin builds its change list's cells): a page has 25 rows of 6-7 cells, each a
+    variable lookup and an escape as template code."""
     if row.deadline_iso:
         deadline = format_html('<td data-label="{}"><time datetime="{}">{}</time></td>',
                                deadline_label, row.deadline_iso, row.deadline_text)
     else:
-        deadline = _NO_DEADLINE_CELL
+        deadline = format_html('<td data-label="{}"><span class="secondary">No deadline</span></td>', deadline_label)
     return format_html(
         '<tr><td data-label="Application"><a href="{}">{}</a></td><td data-label="Candidate">{}</td>'
         '<td data-label="Course">{}</td>{}<td data-label="State"><strong class="{}">{}</strong></td>{}'
