@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
@@ -22,9 +23,10 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    TextField,
     Value,
 )
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
@@ -410,6 +412,19 @@ def _walk(applications: QuerySet[Application], *, sort: str, state: str, cursor:
     return rows
 
 
+class CandidateSearchText(Func):
+    """A candidate's username and email upper-cased and joined by a space, as the trigram
+    index of migration 0012 holds them (PostgreSQL): the planner uses an expression index
+    only for the same expression."""
+
+    template = "(UPPER(%(expressions)s::text))"
+    arg_joiner = "::text) || ' ' || UPPER("
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__(F("username"), F("email"))
+
+
 def _matching(applications: QuerySet[Application], *, user, query: str) -> QuerySet[Application]:
     """Applications whose candidate's username or email, or course's name, contains ``query``, or course code is it.
 
@@ -427,7 +442,13 @@ def _matching(applications: QuerySet[Application], *, user, query: str) -> Query
             | Q(course__code__iexact=query)
         )
     by_course = Q(name__icontains=query) | Q(code__iexact=query)
-    by_candidate = Q(username__icontains=query) | Q(email__icontains=query)
+    candidates = get_user_model().objects.order_by()
+    if connection.vendor == "postgresql" and not any(character.isspace() for character in query):
+        # One trigram index over both columns (migration 0012); the space that joins them
+        # cannot be part of a term without spaces.
+        candidates = candidates.annotate(search=CandidateSearchText()).filter(search__contains=Upper(Value(query)))
+    else:
+        candidates = candidates.filter(Q(username__icontains=query) | Q(email__icontains=query))
     courses = Course.objects.filter(by_course)
     if provider_id is not None:
         courses = courses.filter(provider_id=provider_id)
@@ -437,7 +458,6 @@ def _matching(applications: QuerySet[Application], *, user, query: str) -> Query
             f"“{query}” matches more than {SEARCH_MAX_COURSES} courses. "
             "Search for more of the course name, or for its code."
         )
-    candidates = get_user_model().objects.filter(by_candidate).order_by()
     candidate_ids = list(candidates.values_list("pk", flat=True)[: SEARCH_MAX_CANDIDATES + 1])
     if len(candidate_ids) > SEARCH_MAX_CANDIDATES:
         raise SearchTooBroad(
@@ -501,18 +521,23 @@ def application_list(
 def decisions_due(*, user, limit: int = 10) -> list[Application]:
     """The applications waiting on a provider's decision that ``user`` may see, soonest deadline first.
 
-    A provider's first page. One query per awaiting state, each one range of the live-deadline
-    index of that state (the same range-on-state form as ``_walk``), merged: at most ``limit``
-    rows read per state, whatever the table holds.
+    A provider's first page. One range of the live-deadline index per awaiting state (the same
+    range-on-state form as ``_walk``), at most ``limit`` ids each, merged: whatever the table
+    holds, at most ``limit`` rows read per state. On PostgreSQL the ranges are one query (a
+    UNION ALL of the ranges as the subquery of ids); SQLite allows no LIMIT inside a UNION,
+    so there it is one query per state.
     """
     visible = applications_visible_to(user)
+    ranges = [
+        visible.filter(state__gte=state, state__lte=state, state__in=list(LIVE_DEADLINES), deadline_at__isnull=False)
+        .order_by("state", "deadline_at", "pk")
+        .values("pk")[:limit]
+        for state in AWAITING_DECISION_STATES
+    ]
+    if connection.features.supports_slicing_ordering_in_compound:
+        return list(_list_rows(pk__in=ranges[0].union(*ranges[1:], all=True)).order_by("deadline_at", "pk")[:limit])
     rows: list[Application] = []
-    for state in AWAITING_DECISION_STATES:
-        ids = (
-            visible.filter(state__gte=state, state__lte=state, state__in=list(LIVE_DEADLINES), deadline_at__isnull=False)
-            .order_by("state", "deadline_at", "pk")
-            .values("pk")[:limit]
-        )
+    for ids in ranges:
         rows += _list_rows(pk__in=ids)
     return sorted(rows, key=lambda row: (row.deadline_at, row.pk))[:limit]
 

@@ -9,7 +9,16 @@ from django.utils import timezone
 
 from apps.applications.auth import is_support
 from apps.applications.views import is_first_page
-from apps.monitoring.health import support_attention
+from apps.monitoring.health import paused_entries, support_attention
+
+
+def paused_for_request(request) -> list[str]:
+    """The paused clock entries, read from Redis once per request (the first page's verdict and
+    every support page's banner both show them). Raises RedisError as ``paused_entries``."""
+    paused = getattr(request, "_paused_entries", None)
+    if paused is None:
+        paused = request._paused_entries = paused_entries()
+    return paused
 
 
 def support_attention_on_first_page(request) -> dict:
@@ -19,4 +28,4 @@ def support_attention_on_first_page(request) -> dict:
     user = request.user
     if not user.is_authenticated or not is_support(user):
         return {}
-    return {"attention": support_attention(now=timezone.now())}
+    return {"attention": support_attention(now=timezone.now(), paused=lambda: paused_for_request(request))}

@@ -6,6 +6,7 @@ first, then invariant findings, sweep lag, failed jobs). The page itself is in
 import json
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 
 from redis.exceptions import RedisError
@@ -97,8 +98,8 @@ def paused_entries() -> list[str]:
     return [name for name, state in ClockState(connection).states(names).items() if state and state.paused]
 
 
-def _paused_checks(verdict: Verdict) -> None:
-    for name in paused_entries():
+def _paused_checks(verdict: Verdict, paused: list[str] | None = None) -> None:
+    for name in paused_entries() if paused is None else paused:
         verdict.warnings.append(f"{name} is paused on the Schedule page: it runs only when resumed.")
 
 
@@ -144,7 +145,7 @@ def health_verdict(
     return verdict
 
 
-def support_attention(*, now: datetime) -> Verdict:
+def support_attention(*, now: datetime, paused: Callable[[], list[str]] = paused_entries) -> Verdict:
     """What needs support's attention, for their first page (never raises on Redis errors).
 
     Read from a snapshot in Redis at most ``ATTENTION_MAX_AGE_SECONDS`` old, which the first
@@ -154,12 +155,12 @@ def support_attention(*, now: datetime) -> Verdict:
     computation per 15 s per web host at most, however many views, and needs no job to keep
     it fresh (a job would stop exactly when workers do). The page says when it was checked;
     Health always reads live. With Redis down it is computed for the page, saying so.
-    Paused rules are read live on every view (one Redis read, as the paused banner makes):
-    a pause or a resume on the Schedule page shows at once.
+    Paused rules are read live on every view (``paused``: the page's one read, which its
+    paused banner shares): a pause or a resume on the Schedule page shows at once.
     """
     verdict = _attention_snapshot(now=now)
     try:
-        _paused_checks(verdict)
+        _paused_checks(verdict, paused())
     except RedisError:
         pass  # the snapshot says Redis is not answering
     return verdict

@@ -9,7 +9,7 @@ from django import template
 from redis.exceptions import RedisError
 
 from apps.applications.auth import is_support
-from apps.monitoring.health import paused_entries
+from apps.monitoring.context_processors import paused_for_request
 
 register = template.Library()
 
@@ -23,7 +23,7 @@ def paused_rules(context) -> list[str]:
     if user is None or not user.is_authenticated or not is_support(user):
         return []
     try:
-        return paused_entries()
+        return paused_for_request(request)
     except RedisError:
         return []
 

@@ -330,6 +330,20 @@ def test_search_by_candidate_username_or_email_or_course_name_or_code(role, quer
     assert [pk for page in pages for pk in page] == expected
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigram indexes are PostgreSQL's")
+def test_a_candidate_search_reads_one_trigram_index_over_username_and_email():
+    make_world()
+    query = User.objects.annotate(search=selectors.CandidateSearchText()).filter(
+        search__contains=selectors.Upper(selectors.Value("smith-2@exa"))
+    ).values("pk")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is small enough to scan
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "auth_user_search_trgm" in plan, plan
+
+
 @pytest.mark.parametrize("query", ["ab", "a.b", " x1 ", "é-é"])
 def test_a_search_needs_three_letters_or_numbers_in_a_row(client, query):
     world = make_world()
