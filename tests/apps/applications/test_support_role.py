@@ -114,3 +114,39 @@ def test_the_demo_support_user_is_in_the_support_group_not_a_superuser():
     assert support.is_staff and not support.is_superuser
     assert support.groups.filter(name=SUPPORT_GROUP).exists()
     assert is_support(support)
+
+
+def test_the_signed_in_user_s_support_role_agrees_with_has_perm_for_every_way_of_holding_it():
+    """The backend reads the role with the user in one query (hand-written SQL); it must give
+    Django's answer: the permission held directly, through the group, through another group
+    that holds it, as a superuser, or not at all, and never for an inactive user."""
+    from django.contrib.auth.models import Permission
+
+    from apps.applications.auth import SUPPORT_PERMISSION, UserWithProviderBackend
+
+    app_label, codename = SUPPORT_PERMISSION.split(".")
+    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    other_group = Group.objects.create(name="Helpdesk")
+    other_group.permissions.add(permission)
+    unrelated = Group.objects.create(name="Readers")
+    unrelated.permissions.add(Permission.objects.exclude(pk=permission.pk).first())
+
+    direct = make_user()
+    direct.user_permissions.add(permission)
+    through_support = make_support_user()
+    through_other = make_user()
+    through_other.groups.add(other_group)
+    superuser = make_user(is_superuser=True)
+    in_unrelated_group = make_user()
+    in_unrelated_group.groups.add(unrelated)
+    inactive = make_support_user()
+    get_user_model().objects.filter(pk=inactive.pk).update(is_active=False)
+    expected = {direct: True, through_support: True, through_other: True, superuser: True,
+                in_unrelated_group: False, make_user(is_staff=True): False, make_provider_user(): False}
+
+    backend = UserWithProviderBackend()
+    for user, holds in expected.items():
+        loaded = backend.get_user(user.pk)
+        fresh = get_user_model().objects.get(pk=user.pk)
+        assert is_support(loaded) is holds is fresh.has_perm(SUPPORT_PERMISSION), user.username
+    assert backend.get_user(inactive.pk) is None  # an inactive user is signed out, not merely not support
