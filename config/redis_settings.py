@@ -21,6 +21,7 @@ import socket
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
 #: Idle seconds before the first probe, seconds between probes, probes lost before the
 #: connection counts as dead: about 10 + 5 x 3 = 25 s.
@@ -28,6 +29,26 @@ KEEPALIVE = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
 #: A server that does not accept a connection within this long is skipped (a dead Sentinel,
 #: a primary behind a cut link): the Sentinels are tried in turn.
 CONNECT_TIMEOUT_SECONDS = 3
+
+
+class _DropConnectionOnAnyError:
+    """redis-py 8.1's Sentinel connection keeps a connection whose read was interrupted (its
+    ``read_response`` defaults ``disconnect_on_error`` to False, the plain connection's to
+    True): RQ's SIGTERM handler raises StopRequested inside the worker's blocking BLPOP, the
+    connection goes back to the pool with the BLPOP still pending on the server, and the
+    worker's next command on it (registering its death) waits for ever: a warm shutdown hung
+    until SIGKILL. Dropping it, as the plain connection does, fixes that."""
+
+    def read_response(self, *args, disconnect_on_error=True, **kwargs):
+        return super().read_response(*args, disconnect_on_error=disconnect_on_error, **kwargs)
+
+
+class SentinelConnection(_DropConnectionOnAnyError, SentinelManagedConnection):
+    pass
+
+
+class SentinelSSLConnection(_DropConnectionOnAnyError, SentinelManagedSSLConnection):
+    pass
 
 
 def _keepalive_options() -> dict:
@@ -72,6 +93,7 @@ def queue_connection(redis_url: str, sentinels: list[str], master_name: str | No
         if ca:
             common["ssl_ca_certs"] = ca[0]
     sentinel_kwargs = {**common, "socket_timeout": CONNECT_TIMEOUT_SECONDS}
+    common["connection_class"] = SentinelSSLConnection if url.scheme == "rediss" else SentinelConnection
     if sentinel_password:
         sentinel_kwargs["password"] = sentinel_password
     return {
