@@ -109,6 +109,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # pg_stat_activity shows which service holds each connection (web, worker, clock).
     DATABASES["default"]["OPTIONS"] = {"application_name": f"apply-{SERVICE_NAME}", **DATABASES["default"].pop("OPTIONS", {})}
+# A pooler in transaction mode between us and PostgreSQL (PgBouncer): each transaction may
+# run on another server session, so nothing may live in a session across transactions. The
+# code holds no session state of its own (no advisory locks, LISTEN or SET outside a
+# transaction; Django's SET TIME ZONE at connect is a parameter PgBouncer tracks and
+# replays); this turns off what Django and psycopg would otherwise keep there: server-side
+# cursors (.iterator() holds a cursor across fetches) and prepared statements.
+DATABASE_POOLER = env.str_("DATABASE_POOLER", "")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', got {DATABASE_POOLER!r}.")
+if DATABASE_POOLER:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOLER=pgbouncer needs a postgres:// DATABASE_URL.")
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and RQ ------------------------------------------------------------------
