@@ -84,6 +84,8 @@ def test_a_sweep_paused_past_its_lease_enqueues_nothing_more_when_it_resumes(pro
     assert default.count == before_resume, "the resumed sweep enqueued pages after losing its lease"
     assert metric("leases_lost|sweep:applications_reject_due") == 1
     assert metric("sweep_runs|reject_by_default|lease_lost") == 1
+    print(f"fencing: stopped after {stopped_at} of {DUE // PAGE} pages, the other sweep left {before_resume} batches"
+          f" queued; the resumed one added {default.count - before_resume}")
     lines = [json.loads(line) for line in paused.output().splitlines() if line.startswith("{")]
     assert any("lost" in line["message"] and "stopping" in line["message"] for line in lines), paused.output()[-2000:]
     assert other.stop() == 0
