@@ -257,6 +257,22 @@ class ClockState:
             except WatchError:
                 return None
 
+    def advance(self, entry: Entry, tick: datetime) -> None:
+        """Move the entry's ``last_tick`` forward to ``tick`` without enqueueing (never back)."""
+        key = entry_key(entry.name)
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                state = _decode(pipe.hgetall(key))
+                last = _parse(state.get("last_tick"))
+                if state.get("signature") != entry.signature or (last is not None and last >= tick):
+                    return
+                pipe.multi()
+                pipe.hset(key, "last_tick", _iso(tick))
+                pipe.execute()
+            except WatchError:
+                return  # another clock moved it: it is at least as far
+
     def _still_busy(self, job_id: str | None, now: datetime) -> str:
         """Why the entry's previous job still counts as in progress ("" if it does not).
 

@@ -121,6 +121,8 @@ class Clock:
                 )
                 clock_stalled(stalled)
                 break
+            if self._claimed_before(entry, tick):
+                continue
             outcome = self.state.claim_and_enqueue(entry, tick, clock_id=self.clock_id, now=now)
             self._next_tick[entry.name] = (tick, entry.next_after(tick))
             if outcome is not None and self.ticks is not None:
@@ -137,6 +139,24 @@ class Clock:
                 )
                 claimed.append((entry.name, outcome))
         return claimed
+
+    def _claimed_before(self, entry: Entry, tick: datetime) -> bool:
+        """Whether the database records ``tick`` (or a later one) as claimed already: Redis
+        lost the claim (a failover that dropped the last writes the old primary acknowledged),
+        so its state went back. Redis is moved forward to the recorded tick instead of the
+        tick running a second time. One read of the entry's ClockTick row per claim."""
+        if self.ticks is None:
+            return False
+        recorded = self.ticks.recorded([entry]).get(entry.name)
+        if recorded is None or recorded < tick:
+            return False
+        self.state.advance(entry, recorded)
+        self._next_tick[entry.name] = (recorded, entry.next_after(recorded))
+        logger.warning(
+            "tick %s %s already claimed by the database's record (last %s): Redis lost the claim; not run again",
+            entry.name, tick.isoformat(), recorded.isoformat(), extra={"entry": entry.name, "tick": tick.isoformat()},
+        )
+        return True
 
     def _recorded(self) -> dict[str, datetime]:
         return self.ticks.recorded(self.entries) if self.ticks is not None else {}
