@@ -15,6 +15,7 @@ SLOWEST_FIRST = (
     "tests/test_local_run.py",
     "tests/test_end_to_end.py",
     "tests/test_faults.py",
+    "tests/test_fleet_faults.py",
     "tests/e2e/",
     "tests/test_clock_processes.py",
     "tests/jobs/test_job_faults.py",
