@@ -2,7 +2,8 @@
 """Run the whole service, or its tests, on a machine that has only Python 3.11+.
 
     python3 dev.py up        web + worker + clock (+ Redis if none), SQLite, demo data
-    python3 dev.py test      the test suite (pytest arguments may follow)
+    python3 dev.py test      the test suite (pytest arguments may follow; --pgbouncer: the
+                             PostgreSQL pass through a pgbouncer in transaction mode it starts)
     python3 dev.py bench     the benchmarks on PostgreSQL and real Redis (docs/benchmarks.md;
                              --applications N, --scenario NAME, --sizes 100000,300000,1000000)
 
@@ -139,17 +140,80 @@ def up() -> int:
         stop(redis)
 
 
+PGBOUNCER = "/usr/sbin/pgbouncer"
+
+
+def start_pgbouncer(database_url: str, workdir: Path) -> tuple[subprocess.Popen, str, str]:
+    """Debian's pgbouncer on a free loopback port, transaction pooling, trust auth, in front of
+    ``database_url``'s server; returns it, the URL through it and its admin console's URL."""
+    from urllib.parse import urlparse
+
+    url = urlparse(database_url)
+    if url.scheme not in ("postgres", "postgresql"):
+        sys.exit("dev.py: --pgbouncer needs DATABASE_URL=postgres://... (the server pgbouncer pools)")
+    binary = PGBOUNCER if Path(PGBOUNCER).exists() else None
+    if binary is None:
+        sys.exit("dev.py: --pgbouncer needs Debian's pgbouncer (apt-get install pgbouncer)")
+    user, port = url.username or "postgres", free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o755)
+    (workdir / "users.txt").write_text(f'"{user}" ""\n')
+    config = workdir / "pgbouncer.ini"
+    config.write_text(
+        "[databases]\n"
+        f"* = host={url.hostname or '127.0.0.1'} port={url.port or 5432}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {workdir / 'users.txt'}\nadmin_users = {user}\n"
+        "pool_mode = transaction\nmax_client_conn = 2000\ndefault_pool_size = 40\n"
+        # pgbouncer refuses to run as root; as root it changes to this user after start-up.
+        + ("user = postgres\n" if os.geteuid() == 0 else "")
+    )
+    log = open(workdir / "pgbouncer.log", "wb")
+    process = subprocess.Popen([binary, str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"dev.py: pgbouncer did not start: {(workdir / 'pgbouncer.log').read_text()[-800:]}")
+            time.sleep(0.05)
+    password = f":{url.password}" if url.password else ""
+    through = f"postgres://{user}{password}@127.0.0.1:{port}{url.path}"
+    print(f"dev.py: pgbouncer (transaction pooling) on 127.0.0.1:{port} in front of {url.hostname}:{url.port or 5432}",
+          flush=True)
+    return process, through, f"postgres://{user}@127.0.0.1:{port}/pgbouncer"
+
+
 def test(args: list[str]) -> int:
+    """pytest; ``--pgbouncer`` (or DEV_PGBOUNCER=1) runs the PostgreSQL pass through a pgbouncer it starts."""
     env = dict(os.environ)
-    redis = None
+    redis = pgbouncer = pooler_dir = None
+    pooled = "--pgbouncer" in args or env.get("DEV_PGBOUNCER") == "1"
+    args = [arg for arg in args if arg != "--pgbouncer"]
     if "TEST_REDIS_URL" not in env and not redis_answers("127.0.0.1", 6379):
         port = free_port()
         redis = start_embedded_redis(port, None)
         env["TEST_REDIS_URL"] = f"redis://127.0.0.1:{port}/15"
     try:
+        if pooled:
+            import tempfile
+
+            pooler_dir = Path(tempfile.mkdtemp(prefix="apply-pgbouncer-"))
+            pgbouncer, env["DATABASE_URL"], env["PGBOUNCER_ADMIN_URL"] = start_pgbouncer(
+                env.get("DATABASE_URL", ""), pooler_dir
+            )
+            env["DATABASE_POOLER"] = "pgbouncer"
         return subprocess.run([str(venv_python()), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
     finally:
+        stop(pgbouncer)
         stop(redis)
+        if pooler_dir is not None:
+            import shutil
+
+            shutil.rmtree(pooler_dir, ignore_errors=True)
 
 
 def bench(args: list[str]) -> int:

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from csp.constants import NONCE, NONE, SELF
 
-from config import env
+from config import env, redis_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env.str_("APP_DATA_DIR", str(BASE_DIR / "var")))
@@ -109,6 +109,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # pg_stat_activity shows which service holds each connection (web, worker, clock).
     DATABASES["default"]["OPTIONS"] = {"application_name": f"apply-{SERVICE_NAME}", **DATABASES["default"].pop("OPTIONS", {})}
+# A pooler in transaction mode between us and PostgreSQL (PgBouncer): each transaction may
+# run on another server session, so nothing may live in a session across transactions. The
+# code holds no session state of its own (no advisory locks, LISTEN or SET outside a
+# transaction; Django's SET TIME ZONE at connect is a parameter PgBouncer tracks and
+# replays); this turns off what Django and psycopg would otherwise keep there: server-side
+# cursors (.iterator() holds a cursor across fetches) and prepared statements.
+DATABASE_POOLER = env.str_("DATABASE_POOLER", "")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', got {DATABASE_POOLER!r}.")
+if DATABASE_POOLER:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOLER=pgbouncer needs a postgres:// DATABASE_URL.")
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and RQ ------------------------------------------------------------------
@@ -118,18 +132,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ?ssl_ca_certs=/path/ca.pem (redis-py reads it from the query; django-rq requires a
 # verified certificate for rediss://). The README's "Redis in production" section.
 REDIS_URL = env.str_("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis behind Sentinel: the Sentinels (host:port,...) and their name for the primary; the
+# clients ask them for the current primary and follow a failover. REDIS_URL still gives the
+# database, user, password and TLS (config/redis_settings.py).
+REDIS_SENTINELS = env.list_("REDIS_SENTINELS", [])
+REDIS_MASTER_NAME = env.str_("REDIS_MASTER_NAME", None)
+REDIS_SENTINEL_PASSWORD = env.str_("REDIS_SENTINEL_PASSWORD", None)
+# One connection for every queue, so every Redis client of the service is one client
+# (apps.core.redis.redis_connection) and a worker's queues share it.
+_REDIS = redis_settings.queue_connection(REDIS_URL, REDIS_SENTINELS, REDIS_MASTER_NAME, REDIS_SENTINEL_PASSWORD)
 JOB_TIMEOUT = 25  # seconds; every job stays well under it (SPEC section 4)
 RQ_QUEUES = {
     # Sweeps enqueued by the clock: small, frequent, must not wait behind batches.
-    "sweeps": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
+    "sweeps": {**_REDIS, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
     # Process jobs (batches of ids) fanned out by the sweeps.
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
+    "default": {**_REDIS, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
     # Email delivery from the outbox: decisions and deadlines first, then reminders and
     # reports (workers listen in this order, so an hourly chaser fan-out never delays a
     # reject-by-default email).
-    "email": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
-    "email_bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
+    "email": {**_REDIS, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
+    "email_bulk": {**_REDIS, "DEFAULT_TIMEOUT": JOB_TIMEOUT},
 }
+# How long a sweep's lease lasts without renewal (a sweep renews it before each page): a
+# sweep paused or cut off past it stops enqueueing when it resumes (apps/core/leases.py).
+APPLY_SWEEP_LEASE_SECONDS = env.int_("APPLY_SWEEP_LEASE_SECONDS", JOB_TIMEOUT + 5)
 # We enqueue on commit ourselves (apps.core.enqueue): django-rq's commit mode covers
 # enqueue() only and turns a Redis outage into a 500 after the commit.
 RQ = {"COMMIT_MODE": "auto", "WORKER_CLASS": "apps.core.worker.Worker"}

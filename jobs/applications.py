@@ -23,14 +23,17 @@ def applications_reject_due() -> dict:
     """Sweep (every minute): enqueue batches of the applications past their reject-by-default deadline.
 
     Oldest deadline first, page after page, until nothing is due or the time budget is spent
-    (``Pages``); ids a queued batch already holds are left out (``claim_ids``).
+    (``Pages``); ids a queued batch already holds are left out (``claim_ids``). Each page is
+    enqueued only while the sweep still holds its lease (renewed before each page): a sweep
+    paused past the lease's ttl stops when it resumes (``LeaseLost``), enqueueing nothing more.
     """
-    with sweep_lease("applications_reject_due") as held:
-        if not held:
+    with sweep_lease("applications_reject_due") as lease:
+        if lease is None:
             return sweep_skipped("applications_reject_due")
         pages = Pages()
         enqueued = batches = 0
         for after in pages:
+            lease.renew()  # LeaseLost if paused or cut off past its ttl: no more pages
             due = pages.read(applications_due_for_rejection(limit=pages.size, after=after))
             claimed = claim_ids("rbd", [application.pk for application in due])
             batches += len(
@@ -40,6 +43,7 @@ def applications_reject_due() -> dict:
                     ids=claimed,
                     batch_size=settings.APPLY_BATCH_SIZE,
                     job_prefix="rbd-batch",
+                    lease=lease,
                 )
             )
             enqueued += len(claimed)
@@ -64,12 +68,13 @@ def applications_decline_due() -> dict:
 
     Paged and claimed as ``applications_reject_due``.
     """
-    with sweep_lease("applications_decline_due") as held:
-        if not held:
+    with sweep_lease("applications_decline_due") as lease:
+        if lease is None:
             return sweep_skipped("applications_decline_due")
         pages = Pages()
         enqueued = batches = 0
         for after in pages:
+            lease.renew()  # LeaseLost if paused or cut off past its ttl: no more pages
             due = pages.read(applications_due_for_decline(limit=pages.size, after=after))
             claimed = claim_ids("dbd", [application.pk for application in due])
             batches += len(
@@ -79,6 +84,7 @@ def applications_decline_due() -> dict:
                     ids=claimed,
                     batch_size=settings.APPLY_BATCH_SIZE,
                     job_prefix="dbd-batch",
+                    lease=lease,
                 )
             )
             enqueued += len(claimed)

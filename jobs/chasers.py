@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 @observed_sweep("chase_providers")
 def applications_chase_providers_due() -> dict:
     """Sweep (hourly): applications awaiting a decision whose RBD is inside the provider chaser window."""
-    with sweep_lease("applications_chase_providers_due") as held:
-        if not held:
+    with sweep_lease("applications_chase_providers_due") as lease:
+        if lease is None:
             return sweep_skipped("applications_chase_providers_due")
         due = application_ids_due_for_chaser(
             kind=ChaserKind.PROVIDER, now=timezone.now(), limit=settings.APPLY_SWEEP_LIMIT
@@ -38,6 +38,7 @@ def applications_chase_providers_due() -> dict:
             ids=claimed,
             batch_size=settings.APPLY_BATCH_SIZE,
             job_prefix="chaser-provider-batch",
+            lease=lease,
         )
         return sweep_done("applications_chase_providers_due", due=len(due), enqueued=len(claimed), batches=len(batches))
 
@@ -60,8 +61,8 @@ def applications_chase_providers(application_ids) -> dict:
 @observed_sweep("chase_candidates")
 def applications_chase_candidates_due() -> dict:
     """Sweep (hourly): offers whose DBD is inside the candidate chaser window."""
-    with sweep_lease("applications_chase_candidates_due") as held:
-        if not held:
+    with sweep_lease("applications_chase_candidates_due") as lease:
+        if lease is None:
             return sweep_skipped("applications_chase_candidates_due")
         due = application_ids_due_for_chaser(
             kind=ChaserKind.CANDIDATE, now=timezone.now(), limit=settings.APPLY_SWEEP_LIMIT
@@ -73,6 +74,7 @@ def applications_chase_candidates_due() -> dict:
             ids=claimed,
             batch_size=settings.APPLY_BATCH_SIZE,
             job_prefix="chaser-candidate-batch",
+            lease=lease,
         )
         return sweep_done(
             "applications_chase_candidates_due", due=len(due), enqueued=len(claimed), batches=len(batches)

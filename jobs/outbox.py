@@ -3,13 +3,13 @@
 import logging
 from dataclasses import asdict
 
-import django_rq
 from django.conf import settings
 from rq import get_current_job
 
 from apps.core.queueing.arguments import id_list
 from apps.core.queueing.batching import enqueue_batches
 from apps.core.queueing.sweeps import sweep_lease
+from apps.core.redis import rq_queue_named
 from apps.monitoring.counters import emails_recorded, observed_sweep
 from apps.outbox import services
 from apps.outbox.models import OutboxQueue
@@ -23,7 +23,7 @@ def outbox_emails_deliver_due() -> dict:
     with sweep_lease("outbox_emails_deliver_due") as held:
         if not held:
             return {"skipped": True}
-        busy = {queue for queue in OutboxQueue.values if django_rq.get_queue(queue).count}
+        busy = {queue for queue in OutboxQueue.values if rq_queue_named(queue).count}
         groups = services.outbox_emails_requeue(limit=5000, queues_busy=busy)
         batches = 0
         for queue, ids in groups.items():

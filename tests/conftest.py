@@ -1,3 +1,4 @@
+import os
 import socket
 import time
 
@@ -14,6 +15,7 @@ SLOWEST_FIRST = (
     "tests/test_local_run.py",
     "tests/test_end_to_end.py",
     "tests/test_faults.py",
+    "tests/test_fleet_faults.py",
     "tests/e2e/",
     "tests/test_clock_processes.py",
     "tests/jobs/test_job_faults.py",
@@ -60,6 +62,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _pgbouncer_lets_go_of(name: str) -> None:
+    """Behind ``dev.py test --pgbouncer`` the server sessions to the test database are the
+    pooler's, kept open after every client left, so DROP DATABASE would fail: end them from
+    its admin console (simple query protocol: the console knows no other)."""
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(os.environ["PGBOUNCER_ADMIN_URL"], autocommit=True) as admin:
+        admin.pgconn.exec_(f'KILL "{name}"'.encode())
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_database_session_left_open(django_db_setup, django_db_blocker):
     """On PostgreSQL, name every session still connected to the test database at the end
@@ -68,6 +82,9 @@ def _no_database_session_left_open(django_db_setup, django_db_blocker):
     from django.db import connection
 
     if connection.vendor != "postgresql":
+        return
+    if os.environ.get("PGBOUNCER_ADMIN_URL"):
+        _pgbouncer_lets_go_of(connection.settings_dict["NAME"])
         return
 
     def others():

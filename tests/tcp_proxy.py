@@ -5,20 +5,21 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1"):
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", listen_host: str = "127.0.0.1"):
         self.target = (target_host, target_port)
+        self.listen_host = listen_host
         self._listener = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((listen_host, 0))
         self.port = probe.getsockname()[1]
         probe.close()
 
     def up(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.listen_host, self.port))
         listener.listen(64)
         self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()

@@ -433,3 +433,24 @@ def test_ci_image_starts_what_the_compose_file_says(services, procfile, tmp_path
     no_key = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
     refused = subprocess.run(unknown[:3], env=no_key, capture_output=True, text=True)
     assert refused.returncode != 0 and "Set DJANGO_SECRET_KEY" in refused.stderr
+
+
+def test_the_sentinel_profile_runs_a_replica_and_three_sentinels_watching_the_primary(services):
+    replica = services["redis-replica"]
+    assert replica["profiles"] == ["sentinel"]
+    command = _argv(replica["command"])
+    assert command[command.index("--replicaof") + 1 : command.index("--replicaof") + 3] == ["redis", "6379"]
+    assert command[command.index("--appendonly") + 1] == "yes"  # it may become the primary
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    sentinels = [name for name in services if name.startswith("sentinel-")]
+    assert len(sentinels) == 3
+    for name in sentinels:
+        service = services[name]
+        assert service["profiles"] == ["sentinel"] and service["healthcheck"]["test"][0] == "CMD-SHELL"
+        script = service["command"][-1]
+        assert "'sentinel monitor apply redis 6379 2'" in script and "exec redis-sentinel" in script
+    # The app reads where the Sentinels are from the environment; empty (unset) keeps REDIS_URL.
+    environment = services["web"]["environment"]
+    assert environment["REDIS_SENTINELS"] == "${REDIS_SENTINELS:-}"
+    assert environment["REDIS_MASTER_NAME"] == "${REDIS_MASTER_NAME:-}"
+    assert "redis-replica" not in (services["web"].get("depends_on") or {})  # the default stack stays as it was

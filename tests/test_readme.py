@@ -27,7 +27,10 @@ def test_readme_commands_are_the_ones_ci_runs():
     assert "```sh\npython3 dev.py up\n```" in README
     assert "```sh\npython3 dev.py test\n```" in README
     ci = (ROOT / ".ci" / "run").read_text()
-    assert ci.count("python3 dev.py test") == 2
+    assert ci.count("python3 dev.py test\n") == 2  # SQLite, then PostgreSQL
+    # The third pass, a subset through PgBouncer, is the README's command too.
+    pooled = "python3 dev.py test --pgbouncer tests/apps tests/jobs"
+    assert ci.count("python3 dev.py test") == 3 and pooled in ci and pooled in README
 
 
 def test_readme_process_table_matches_the_procfile():

@@ -10,9 +10,10 @@ finish the work later.
 import logging
 from datetime import datetime, timedelta
 
-import django_rq
 from django.db import transaction
 from redis.exceptions import RedisError
+
+from apps.core.redis import rq_queue_named
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +30,21 @@ def _run_after_commit(describe: str, fn) -> None:
 
 def enqueue_on_commit(queue: str, func: str, *args, job_id: str | None = None, **options) -> None:
     _run_after_commit(
-        func, lambda: django_rq.get_queue(queue).enqueue_call(func, args=args, job_id=job_id, **options)
+        func, lambda: rq_queue_named(queue).enqueue_call(func, args=args, job_id=job_id, **options)
     )
 
 
 def enqueue_in_on_commit(queue: str, delay: timedelta, func: str, *args, **options) -> None:
-    _run_after_commit(func, lambda: django_rq.get_queue(queue).enqueue_in(delay, func, *args, **options))
+    _run_after_commit(func, lambda: rq_queue_named(queue).enqueue_in(delay, func, *args, **options))
 
 
 def enqueue_at_on_commit(queue: str, when: datetime, func: str, *args, **options) -> None:
-    _run_after_commit(func, lambda: django_rq.get_queue(queue).enqueue_at(when, func, *args, **options))
+    _run_after_commit(func, lambda: rq_queue_named(queue).enqueue_at(when, func, *args, **options))
 
 
 def enqueue_many_on_commit(queue: str, func: str, arg_lists: list[tuple], **options) -> None:
     def send():
-        rq_queue = django_rq.get_queue(queue)
+        rq_queue = rq_queue_named(queue)
         rq_queue.enqueue_many([rq_queue.prepare_data(func, args=args, **options) for args in arg_lists])
 
     _run_after_commit(f"{func} x{len(arg_lists)}", send)

@@ -149,7 +149,8 @@ class ApplyCollector:
             values[family][tuple(labels)] = float(value)
 
         sweep_runs = CounterMetricFamily(
-            "apply_sweep_runs", "Sweep jobs run, by rule and outcome (ok, skipped: lease held, failed)",
+            "apply_sweep_runs",
+            "Sweep jobs run, by rule and outcome (ok, skipped: lease held, lease_lost: stopped mid-way, failed)",
             labels=["rule", "outcome"],
         )
         for (rule, outcome), value in sorted(values["sweep_runs"].items()):
@@ -204,4 +205,15 @@ class ApplyCollector:
             ),
             sum_value=values["clock_tick_lateness_sum"].get((), 0.0),
         )
-        return [*families, ticks, late, lateness]
+        leases = CounterMetricFamily(
+            "apply_leases_lost",
+            "Leases a process found it had lost (paused or cut off past the ttl) and stopped working under",
+            labels=["lease"],
+        )
+        for (lease,), value in sorted(values["leases_lost"].items()):
+            leases.add_metric([lease], value)
+        stalls = CounterMetricFamily(
+            "apply_clock_stalls", "Clock polls dropped because the clock stalled (paused) before claiming"
+        )
+        stalls.add_metric([], values["clock_stalls"].get((), 0.0))
+        return [*families, ticks, late, lateness, leases, stalls]

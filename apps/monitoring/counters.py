@@ -21,6 +21,8 @@ import time
 
 from redis.exceptions import RedisError
 
+from apps.core.leases import LeaseLost
+
 logger = logging.getLogger(__name__)
 
 KEY = "apply:metrics"
@@ -101,8 +103,23 @@ def emails_recorded(queue: str, *, sent: int, failed: int) -> None:
         _add(increments)
 
 
+def lease_lost(lease: str) -> None:
+    """A process found it had lost ``lease`` (paused or cut off past its ttl) and stopped under it."""
+    _add({field("leases_lost", lease): 1})
+
+
+def clock_stalled(seconds: float) -> None:
+    """A clock found its poll had stalled (paused, swapped out) and dropped it before claiming."""
+    _add({"clock_stalls": 1, "clock_stall_seconds_sum": float(seconds)})
+
+
 def observed_sweep(rule: str):
-    """Decorate a sweep job: count its run by outcome and time it (``{"skipped": True}`` is a skip)."""
+    """Decorate a sweep job: count its run by outcome and time it (``{"skipped": True}`` is a skip).
+
+    A sweep that lost its lease mid-way (``LeaseLost``: paused or cut off past its ttl) stops
+    there, counts as ``lease_lost`` and returns ``{"lease_lost": True}``: not a failure to
+    retry (another run holds the lease and carries on), and nothing more enqueued by it.
+    """
 
     def decorate(job):
         @functools.wraps(job)
@@ -113,6 +130,10 @@ def observed_sweep(rule: str):
                 result = job(*args, **kwargs)
                 outcome = "skipped" if isinstance(result, dict) and result.get("skipped") else "ok"
                 return result
+            except LeaseLost as lost:
+                outcome = "lease_lost"
+                logger.warning("sweep %s stopped: %s", rule, lost)
+                return {"lease_lost": True, "why": lost.why}
             finally:
                 sweep_recorded(rule, outcome=outcome, seconds=time.monotonic() - started)
 

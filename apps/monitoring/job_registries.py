@@ -6,13 +6,13 @@ redoes) and the workers alive. Every function raises RedisError when Redis does 
 
 from dataclasses import dataclass
 
-import django_rq
+
 from django.conf import settings
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.worker import Worker
 
-from apps.core.redis import redis_connection
+from apps.core.redis import redis_connection, rq_queue_named
 
 ABANDONED_SAMPLE = 500  # abandoned sweeps looked at per check: a handful normally
 
@@ -23,7 +23,7 @@ def _abandoned_sweep_ids() -> list[str]:
     Not a problem for support: the next tick runs the sweep again, and a sweep re-derives
     its work from the database. A sweep that raised is not among these.
     """
-    registry = django_rq.get_queue("sweeps").failed_job_registry
+    registry = rq_queue_named("sweeps").failed_job_registry
     ids = registry.get_job_ids(0, ABANDONED_SAMPLE - 1)
     abandoned = []
     for job in Job.fetch_many(ids, connection=registry.connection):
@@ -50,7 +50,7 @@ class FailedJobs:
 def failed_jobs() -> FailedJobs:
     """Every failed process and delivery job and every sweep that raised, per queue; sweeps
     abandoned by a killed worker are counted apart (the next tick redoes them)."""
-    counts = {name: django_rq.get_queue(name).failed_job_registry.count for name in settings.RQ_QUEUES}
+    counts = {name: rq_queue_named(name).failed_job_registry.count for name in settings.RQ_QUEUES}
     abandoned = len(_abandoned_sweep_ids()) if counts.get("sweeps") else 0
     counts["sweeps"] -= abandoned
     return FailedJobs(per_queue=counts, abandoned_sweeps=abandoned)

@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import django_rq
 from redis import Redis
 from redis.exceptions import WatchError
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import Worker
 
+from apps.core.redis import rq_queue_named
 from apps.monitoring.counters import tick_recorded
 from apps.scheduling.timetable import Entry, entry_title, tick_job_id
 
@@ -209,7 +209,7 @@ class ClockState:
         a later one.
         """
         key = entry_key(entry.name)
-        queue = django_rq.get_queue(entry.queue)
+        queue = rq_queue_named(entry.queue)
         with self.connection.pipeline() as pipe:
             try:
                 pipe.watch(key)
@@ -256,6 +256,22 @@ class ClockState:
                 return job_id if outcome == "enqueued" else outcome
             except WatchError:
                 return None
+
+    def advance(self, entry: Entry, tick: datetime) -> None:
+        """Move the entry's ``last_tick`` forward to ``tick`` without enqueueing (never back)."""
+        key = entry_key(entry.name)
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                state = _decode(pipe.hgetall(key))
+                last = _parse(state.get("last_tick"))
+                if state.get("signature") != entry.signature or (last is not None and last >= tick):
+                    return
+                pipe.multi()
+                pipe.hset(key, "last_tick", _iso(tick))
+                pipe.execute()
+            except WatchError:
+                return  # another clock moved it: it is at least as far
 
     def _still_busy(self, job_id: str | None, now: datetime) -> str:
         """Why the entry's previous job still counts as in progress ("" if it does not).
@@ -321,7 +337,7 @@ class ClockState:
         data = _decode(self.connection.hgetall(entry_key(name)))
         if not data.get("job"):
             raise KeyError(f"no entry named {name!r} in the clock's timetable")
-        queue = django_rq.get_queue(data["queue"])
+        queue = rq_queue_named(data["queue"])
         job_id = f"clock-{name}-manual-{now.astimezone(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         with self.connection.pipeline() as pipe:
             queue.enqueue_many(

@@ -17,11 +17,17 @@ from datetime import UTC, datetime
 from redis import Redis
 from redis.exceptions import RedisError
 
+from apps.monitoring.counters import clock_stalled
 from apps.scheduling.clock_state import ClockState
 from apps.scheduling.ticks import DatabaseTicks
 from apps.scheduling.timetable import Entry
 
 logger = logging.getLogger("clock")
+
+#: A poll that has taken longer than this before a claim was paused (SIGSTOP, a frozen VM,
+#: swap) or held up: its ``now`` is stale, so the claim is not made from it; the poll ends
+#: and the next one reads the time and every entry's state afresh.
+STALL_SECONDS = 5.0
 
 
 def utc_now() -> datetime:
@@ -66,7 +72,14 @@ class Clock:
         signal.signal(signal.SIGINT, self.request_stop)
 
     def run_once(self) -> list[tuple[str, str]]:
-        """One poll: returns (entry name, job id or "paused") for each tick this clock claimed."""
+        """One poll: returns (entry name, job id or "paused") for each tick this clock claimed.
+
+        The claim itself is the fence (WATCH on the entry's state: a clock paused between
+        reading it and EXEC claims nothing if another clock moved it meanwhile); a poll that
+        stalled past ``STALL_SECONDS`` before a claim stops there (logged, counted in
+        ``apply_clock_stalls_total``) instead of claiming from a stale clock reading.
+        """
+        polled_at = time.monotonic()
         now = self.now()
         if not self._synced:
             if self.ticks is not None and self.renamed:
@@ -100,6 +113,16 @@ class Clock:
             tick = entry.latest_due(state.last_tick, now)
             if tick is None:
                 continue
+            stalled = time.monotonic() - polled_at
+            if stalled > STALL_SECONDS:
+                logger.warning(
+                    "clock %s stalled %.1fs in a poll (paused?): claiming nothing from it, reading afresh",
+                    self.clock_id, stalled, extra={"stalled_seconds": stalled},
+                )
+                clock_stalled(stalled)
+                break
+            if self._claimed_before(entry, tick):
+                continue
             outcome = self.state.claim_and_enqueue(entry, tick, clock_id=self.clock_id, now=now)
             self._next_tick[entry.name] = (tick, entry.next_after(tick))
             if outcome is not None and self.ticks is not None:
@@ -116,6 +139,24 @@ class Clock:
                 )
                 claimed.append((entry.name, outcome))
         return claimed
+
+    def _claimed_before(self, entry: Entry, tick: datetime) -> bool:
+        """Whether the database records ``tick`` (or a later one) as claimed already: Redis
+        lost the claim (a failover that dropped the last writes the old primary acknowledged),
+        so its state went back. Redis is moved forward to the recorded tick instead of the
+        tick running a second time. One read of the entry's ClockTick row per claim."""
+        if self.ticks is None:
+            return False
+        recorded = self.ticks.recorded([entry]).get(entry.name)
+        if recorded is None or recorded < tick:
+            return False
+        self.state.advance(entry, recorded)
+        self._next_tick[entry.name] = (recorded, entry.next_after(recorded))
+        logger.warning(
+            "tick %s %s already claimed by the database's record (last %s): Redis lost the claim; not run again",
+            entry.name, tick.isoformat(), recorded.isoformat(), extra={"entry": entry.name, "tick": tick.isoformat()},
+        )
+        return True
 
     def _recorded(self) -> dict[str, datetime]:
         return self.ticks.recorded(self.entries) if self.ticks is not None else {}

@@ -8,11 +8,11 @@ import random
 import uuid
 from collections.abc import Callable
 
-import django_rq
 from django.conf import settings
 from rq import Retry
 
-from apps.core.redis import redis_connection
+from apps.core.leases import Lease
+from apps.core.redis import redis_connection, rq_queue_named
 
 
 def retry_with_jitter(*, attempts: int = 3, base_seconds: float = 10) -> Retry:
@@ -44,15 +44,23 @@ def release_claims(kind: str, ids: list[int]) -> None:
         redis_connection().delete(*[f"apply:claim:{kind}:{pk}" for pk in ids])
 
 
-def enqueue_batches(*, queue: str, func: Callable, ids: list[int], batch_size: int, job_prefix: str) -> list[str]:
+def enqueue_batches(
+    *, queue: str, func: Callable, ids: list[int], batch_size: int, job_prefix: str, lease: Lease | None = None
+) -> list[str]:
     """Enqueue ``func(batch)`` for each batch of ids, all in one Redis pipeline; return the job ids.
 
     ``func`` is the job function itself: RQ stores its dotted path, so the path a queued job
     names is the function's own, and "go to definition" on the argument finds the batch job.
+
+    With ``lease`` (a sweep's), the pipeline is a transaction that runs only while the lease
+    is still ours (``Lease.guarded``): a sweep paused past its ttl enqueues nothing when it
+    resumes, it raises ``LeaseLost`` instead.
     """
     if not ids:
         return []
-    rq_queue = django_rq.get_queue(queue)
+    if lease is not None:
+        lease.renew()
+    rq_queue = rq_queue_named(queue)
     datas = [
         rq_queue.prepare_data(
             func,
@@ -62,10 +70,14 @@ def enqueue_batches(*, queue: str, func: Callable, ids: list[int], batch_size: i
         )
         for i in range(0, len(ids), batch_size)
     ]
-    return [job.id for job in rq_queue.enqueue_many(datas)]
+    if lease is None:
+        return [job.id for job in rq_queue.enqueue_many(datas)]
+    with rq_queue.connection.pipeline() as pipe, lease.guarded(pipe):
+        jobs = rq_queue.enqueue_many(datas, pipeline=pipe)
+    return [job.id for job in jobs]
 
 
 def enqueue_follow_up(*, queue: str, func: Callable, args: tuple, job_prefix: str) -> str:
     """Enqueue one job (a fan-out, or its continuation) with a unique id under ``job_prefix``."""
-    job = django_rq.get_queue(queue).enqueue_call(func, args=args, job_id=f"{job_prefix}-{uuid.uuid4().hex}")
+    job = rq_queue_named(queue).enqueue_call(func, args=args, job_id=f"{job_prefix}-{uuid.uuid4().hex}")
     return job.id

@@ -13,10 +13,14 @@ logger = logging.getLogger(__name__)
 def sweep_lease(name: str):
     """Held while a sweep runs, so two runs never overlap (a "run now" next to a scheduled one).
 
-    Its expiry is just past the job timeout: a lease left by a killed worker blocks the
-    sweep no longer than the job itself could have run.
+    Yields the ``Lease`` (None if another run holds it). Its expiry
+    (``APPLY_SWEEP_LEASE_SECONDS``) is just past the job timeout: a lease left by a killed
+    worker blocks the sweep no longer than the job itself could have run. A paged sweep
+    renews it before each page and enqueues each page under it (``enqueue_batches(lease=)``),
+    so a sweep paused or cut off past the expiry enqueues nothing more when it resumes: it
+    raises ``LeaseLost``, and ``observed_sweep`` ends it as ``lease_lost``.
     """
-    return held_lease(redis_connection(), f"sweep:{name}", ttl_seconds=settings.JOB_TIMEOUT + 5)
+    return held_lease(redis_connection(), f"sweep:{name}", ttl_seconds=settings.APPLY_SWEEP_LEASE_SECONDS)
 
 
 def sweep_skipped(name: str) -> dict:

@@ -88,3 +88,24 @@ def test_a_database_error_never_stops_the_clock(caplog):
     time.now += timedelta(minutes=1)
     assert count_by_entry(clock.run_once()) == {"every_minute": 1, "daily_0800": 1}
     assert ClockTick.objects.get(name="every_minute").last_tick == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def test_a_tick_whose_claim_a_redis_failover_lost_is_not_run_again():
+    """Replication is asynchronous: a failover can drop the last claims the old primary
+    acknowledged, putting the entry's last tick back. The database's record is the floor."""
+    from apps.scheduling.clock_state import entry_key
+
+    time = SimulatedTime(datetime(2026, 11, 23, 7, 58, 30, tzinfo=UTC))
+    clock = Clock([entry("every_minute", "* * * * *")], redis_connection(), now=time, ticks=DatabaseTicks())
+    clock.run_once()
+    time.now += timedelta(minutes=1)
+    assert count_by_entry(clock.run_once()) == {"every_minute": 1}  # the 07:59 tick
+    redis = redis_connection()
+    redis.hset(entry_key("every_minute"), "last_tick", "2026-11-23T07:58:00+00:00")  # the claim was lost
+    redis.delete("rq:queue:sweeps")
+
+    assert clock.run_once() == []  # 07:59 not enqueued a second time
+    assert redis.llen("rq:queue:sweeps") == 0
+    assert redis.hget(entry_key("every_minute"), "last_tick") == b"2026-11-23T07:59:00+00:00"
+    time.now += timedelta(minutes=1)
+    assert count_by_entry(clock.run_once()) == {"every_minute": 1}  # and 08:00 runs as usual
