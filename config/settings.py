@@ -57,6 +57,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 400 for a NUL byte in the query, 413 for a body over REQUEST_BODY_MAX_BYTES, 415 for an
+    # upload: before anything reads the body (CSRF's check reads it in process_view).
+    "apps.core.request_limits.RequestLimitsMiddleware",
     # Hands the signed-in user's id (never the name) to gunicorn's access log line.
     "apps.core.middleware.AccessLogUserMiddleware",
     "apps.core.middleware.PrivateCacheMiddleware",
@@ -230,6 +233,18 @@ AXES_DISABLE_ACCESS_LOG = True
 # forge (whatever it sends itself ends up further left).
 TRUSTED_PROXY_COUNT = env.int_("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "apps.core.sign_in_throttling.client_ip"
+
+# --- Request bodies (https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size)
+# No form here has a file field and the largest form (an admin change page) is a few KB:
+# a body over this many bytes is refused with 413 before it is read, and any multipart body
+# (an upload) with 415 (apps/core/request_limits.py). Django's own limits agree, and its
+# only upload handler keeps a file in memory, so no request ever writes a temporary file.
+REQUEST_BODY_MAX_BYTES = env.int_("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
+if REQUEST_BODY_MAX_BYTES < 1024:
+    raise ImproperlyConfigured(f"REQUEST_BODY_MAX_BYTES must be at least 1024, got {REQUEST_BODY_MAX_BYTES}.")
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # --- Security (https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/) --
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -4,7 +4,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -303,8 +303,14 @@ class Cursor:
         if not 0 < int(pk) < 2**63 or (sort == "newest" and deadline):
             raise ValueError("not a cursor")
         moment = datetime.fromisoformat(deadline) if deadline else None  # ValueError if malformed
-        if moment is not None and moment.tzinfo is None:
-            raise ValueError("not a cursor")
+        if moment is not None:
+            if moment.tzinfo is None:
+                raise ValueError("not a cursor")
+            try:
+                # In UTC, as the database compares it: year 1 at +14:00 has no UTC value.
+                moment = moment.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValueError("not a cursor") from exc
         return cls(sort=sort, pk=int(pk), deadline=moment, before=direction == "b")
 
 
