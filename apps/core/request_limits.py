@@ -1,16 +1,18 @@
 """Requests refused before anything reads them: a query string with a NUL byte (400), a
-body over ``REQUEST_BODY_MAX_BYTES`` (413) and any multipart body (415: no form here has a
-file field, so an upload is never for us). Each gets a plain page saying what to do.
+body over ``REQUEST_BODY_MAX_BYTES`` (413) and any upload (415: no form here has a file
+field, so a file is never for us). Each gets a plain page saying what to do.
 
 The checks run in ``__call__``, before any view or middleware reads ``request.POST`` or
-``request.body``, so a refused body is never read from the socket, let alone written to a
-temporary file. Django's own ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is set to the same limit (for
-a client that sends no Content-Length and chunks instead).
+``request.body``, so a body over the limit is never read from the socket, let alone written
+to a temporary file: the declared length decides. A multipart body within the limit is
+read in memory only (the settings' only upload handler keeps files there). Django's own
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` is the same limit.
 """
 
 import logging
 
 from django.conf import settings
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def _query_has_nul(request) -> bool:
 
 
 class RequestLimitsMiddleware:
-    """400 for a NUL byte in the query string, 413 for a body over the limit, 415 for multipart."""
+    """400 for a NUL byte in the query string, 413 for a body over the limit, 415 for a file."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -53,7 +55,6 @@ class RequestLimitsMiddleware:
                 "refused %s %s: %s (%s bytes declared)",
                 request.method, request.path, refused.status_code, request.META.get("CONTENT_LENGTH", ""),
             )
-            refused["Connection"] = "close"  # the body was not read: the connection cannot carry another request
             return refused
         return self.get_response(request)
 
@@ -77,7 +78,22 @@ class RequestLimitsMiddleware:
                 message=f"This service accepts at most {limit:,} bytes in one form; this one was "
                 f"{length:,}. Nothing has changed.",
             )
-        if request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/"):
+        if request.method == "POST" and request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/"):
+            return self.upload_refusal(request)
+        return None
+
+    def upload_refusal(self, request):
+        """A multipart form within the limit is read here, in memory (``FILE_UPLOAD_HANDLERS``
+        keeps files there), and refused if it carries a file. Without one it is an ordinary
+        form (what ``curl -F`` and Django's test client send); views read it as parsed here."""
+        try:
+            has_file = bool(request.FILES)
+        except MultiPartParserError:
+            return _refusal(
+                request, status=400, title="This form could not be read",
+                message="What was sent is not a valid form. Go back and send it again. Nothing has changed.",
+            )
+        if has_file:
             return _refusal(
                 request, status=415, title="Files cannot be uploaded here",
                 message="No page of this service takes a file. Go back, fill in the form without one "
