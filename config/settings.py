@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "apps.core.middleware.RedisUnavailableMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A sign-in's lockout check, password and failure count one step per username and address.
+    "apps.core.sign_in_throttling.SignInLockMiddleware",
     # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
