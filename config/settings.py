@@ -260,6 +260,9 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SESSION_COOKIE_SECURE = env.bool_("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-failure-view: the service's own
+# page, in plain words with a way back (apps/core/csrf.py), not Django's stock one.
+CSRF_FAILURE_VIEW = "apps.core.csrf.csrf_failure"
 # Error reports (the DEBUG page, error emails) hide URLs with credentials as well as
 # Django's usual names (apps/core/reporting.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.core.reporting.CredentialsHidingExceptionReporterFilter"
