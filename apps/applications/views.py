@@ -390,9 +390,19 @@ def application_live(request, pk: int):
     return render(request, "applications/application_live.html", _detail_context(request, pk))
 
 
-def _refuse(request, application: Application, message: str, *, status: int):
-    context = {"application": application, "message": message, "status": status}
+def _refuse(request, application: Application, message: str, *, status: int, title: str = ""):
+    context = {"application": application, "message": message, "status": status, "title": title}
     return render(request, "applications/action_refused.html", context, status=status)
+
+
+def _no_longer_possible(application: Application, action: Action) -> str:
+    """Why a confirmation page offers no button: the application has moved on (the same
+    from-states the service checks; its refusal on submit says the same)."""
+    now = state_tag(application).text.lower()
+    return (
+        f"{action.label} is not possible: application {application.pk} is “{now}”, and this can only be "
+        "done before that (someone may have acted on it since the page was loaded)."
+    )
 
 
 def _not_done(application: Application, action: Action, exc: DomainError) -> str:
@@ -441,12 +451,18 @@ def application_action(request, pk: int, action: str):
     if not _may(request.user, application, chosen):
         return _refuse(request, application, _refusal(application, chosen), status=403)
     if request.method != "POST":
+        if application.state not in chosen.allowed_from:
+            return _refuse(request, application, _no_longer_possible(application, chosen), status=409,
+                           title="No longer possible")
         if Countdowns(now=timezone.now())(application).passed:
             return _refuse(request, application, expired_description(application, role=role_of(request.user)),
-                           status=409)
+                           status=409, title="Deadline passed")
         if chosen.confirm:
             return _confirmation(request, application, chosen)
-        message = f"{chosen.label} needs the button on the application page (a POST request)."
+        message = (
+            f"{chosen.label} is done with its button on the application page, not by opening an address. "
+            "Go back to the application and use the button there."
+        )
         context = {"application": application, "message": message, "status": 405}
         return HttpResponseNotAllowed(
             ["POST"], content=render_to_string("applications/action_refused.html", context, request=request)

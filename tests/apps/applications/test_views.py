@@ -532,6 +532,30 @@ def test_destructive_action_get_shows_a_confirmation_page(client, world, role, s
 
 
 @pytest.mark.parametrize(
+    ("role", "state", "action", "shown"),
+    [
+        ("candidate", S.REJECTED, "withdraw", "rejected by default"),  # the probe's case
+        ("candidate", S.WITHDRAWN, "withdraw", "withdrawn"),
+        ("candidate", S.DECLINED, "accept_offer", "declined by default"),
+        ("provider", S.REJECTED, "make_offer", "rejected"),
+        ("provider", S.OFFER, "reject", "offer made"),
+    ],
+)
+def test_a_confirmation_page_for_an_action_no_longer_possible_refuses_on_the_page(client, world, role, state, action, shown):
+    by_default = {"rejected_by_default": True} if "rejected by" in shown else {"declined_by_default": True} if "declined by" in shown else {}
+    application = world.application(state=state, **by_default)
+    response = login(client, world.user(role)).get(action_url(application, action))
+
+    assert response.status_code == 409
+    content = response.content.decode()
+    assert "No longer possible" in content
+    assert f"is not possible: application {application.pk} is “{shown}”" in content
+    assert "<form method=\"post\"" not in content.split("<main", 1)[1]  # no live button
+    assert f'href="/{application.pk}/"' in content  # the way back
+    assert state_of(application) == state
+
+
+@pytest.mark.parametrize(
     ("role", "state", "action", "label"),
     [
         ("provider", S.AWAITING_PROVIDER_DECISION, "make_offer", "Make offer"),
