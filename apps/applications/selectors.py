@@ -531,6 +531,22 @@ class Countdown:
     deadline: datetime | None
     working_days: int | None
     passed: bool
+    #: The time left (deadline minus now), when the countdown was made at a known instant.
+    left: timedelta | None = None
+
+    @property
+    def hours_and_minutes_left(self) -> str:
+        """On the last day, what is left in hours and minutes, e.g. "3 hours 5 minutes"; "" otherwise."""
+        if self.left is None or self.passed or self.working_days != 0 or self.left >= timedelta(days=1):
+            return ""
+        minutes = int(self.left.total_seconds() // 60)
+        if minutes < 1:
+            return "less than a minute"
+        hours, minutes = divmod(minutes, 60)
+        parts = [f"{hours} hour{'' if hours == 1 else 's'}"] if hours else []
+        if minutes or not hours:
+            parts.append(f"{minutes} minute{'' if minutes == 1 else 's'}")
+        return " ".join(parts)
 
     @property
     def deadline_text(self) -> str:
@@ -554,7 +570,8 @@ class Countdown:
         if self.passed:
             return "Deadline passed"
         if self.working_days == 0:
-            return "Last day"
+            left = self.hours_and_minutes_left
+            return f"Last day: {left} left" if left else "Last day"
         return f"{self.working_days} working day{'' if self.working_days == 1 else 's'}"
 
     @property
@@ -593,4 +610,4 @@ class Countdowns:
         if deadline is None:
             return Countdown(deadline=None, working_days=None, passed=False)
         days = working_days_left(now=self.now, deadline=deadline, calendar=self.calendar(application))
-        return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now)
+        return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now, left=deadline - self.now)

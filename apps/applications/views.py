@@ -313,14 +313,20 @@ class Words:
     next_step: str
 
 
-def _words(application: Application, countdown: Countdown, role: str) -> Words:
+#: The application page's status panel says the deadline once, on its own line; the sentences under it point there.
+DEADLINE_ABOVE = "the deadline above"
+
+
+def _words(application: Application, countdown: Countdown, role: str, *, deadline_words: str | None = None) -> Words:
+    """``deadline_words``: how the sentences name the deadline (its date and time unless given)."""
+    deadline = countdown.deadline_words if deadline_words is None else deadline_words
     if countdown.passed:
         description = expired_description(application, role=role)
     else:
-        description = state_description(application, role=role, deadline_words=countdown.deadline_words)
+        description = state_description(application, role=role, deadline_words=deadline)
     next_step = ""
     if role == CANDIDATE_ROLE:
-        next_step = "" if countdown.passed else candidate_next_step(application, deadline_words=countdown.deadline_words)
+        next_step = "" if countdown.passed else candidate_next_step(application, deadline_words=deadline)
     return Words(tag=state_tag(application), description=description, next_step=next_step)
 
 
@@ -369,7 +375,7 @@ def _detail_context(request, pk: int) -> dict:
         "application": application,
         "role": role,
         "countdown": countdown,
-        "words": _words(application, countdown, role),
+        "words": _words(application, countdown, role, deadline_words=DEADLINE_ABOVE if countdown.deadline else None),
         "expired": countdown.passed,
         "timeline": _timeline(application, role=role, viewer=request.user),
         "actions": actions,

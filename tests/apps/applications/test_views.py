@@ -624,3 +624,36 @@ def test_jobs_dashboard_is_support_only(client, world):
         assert login(client, user).get("/django-rq/").status_code == 403
 
     assert login(client, world.support).get("/django-rq/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("left", "shown"),
+    [
+        (dict(minutes=2, seconds=30), "Last day: 2 minutes left"),
+        (dict(hours=5, minutes=1), "Last day: 5 hours 1 minute left"),
+        (dict(hours=1), "Last day: 1 hour left"),
+        (dict(seconds=20), "Last day: less than a minute left"),
+    ],
+)
+def test_the_last_day_says_the_hours_and_minutes_left(client, world, left, shown):
+    from datetime import timedelta
+
+    application = world.application(reject_by_default_at=NOW + timedelta(**left))
+    login(client, world.provider_user)
+
+    detail = client.get(f"/{application.pk}/").content.decode()
+    listed = client.get("/?sort=deadline").content.decode()
+
+    assert shown in detail and shown in listed
+    assert "today is the last day" not in detail
+
+
+def test_the_application_page_says_the_deadline_once(client, world):
+    application = world.application(reject_by_default_at=end_of_london_day(date(2026, 11, 20)))
+    login(client, world.provider_user)
+
+    page = client.get(f"/{application.pk}/").content.decode()
+    status = page.split('id="application-status"', 1)[1].split("</div>", 1)[0]
+
+    assert status.count("Friday 20 November 2026 at 23:59 GMT") == 1
+    assert "A decision is due by the deadline above" in status
