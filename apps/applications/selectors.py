@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
     DurationField,
@@ -23,6 +24,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
+    When,
 )
 from django.db.models.functions import Now
 from django.db.models.lookups import GreaterThan, LessThan
@@ -502,6 +504,30 @@ def application_list(
         next=Cursor.at_row(sort, rows[-1]) if has_next and rows else None,
         previous=Cursor.at_row(sort, rows[0], before=True) if has_previous and rows else None,
     )
+
+
+#: A candidate's list, in this order: what needs their action (an offer to answer, a draft to
+#: submit), then what is still open, then what is closed.
+CANDIDATE_ACTION_STATES = (ApplicationState.OFFER, ApplicationState.UNSUBMITTED)
+CANDIDATE_OPEN_STATES = (*AWAITING_DECISION_STATES, ApplicationState.ACCEPTED)
+#: A candidate has a handful of applications (a few choices a cycle); the list shows them all up to this.
+CANDIDATE_LIST_LIMIT = 100
+
+
+def candidate_applications(*, user, limit: int = CANDIDATE_LIST_LIMIT) -> list[Application]:
+    """The candidate's own applications, those needing their action first (soonest deadline
+    first), then the open ones, then the closed ones, newest first within each."""
+    group = Case(
+        When(state__in=CANDIDATE_ACTION_STATES, then=Value(0)),
+        When(state__in=CANDIDATE_OPEN_STATES, then=Value(1)),
+        default=Value(2),
+    )
+    ids = (
+        applications_visible_to(user).filter(candidate=user).annotate(group=group)
+        .order_by("group", F("deadline_at").asc(nulls_last=True), "-pk").values_list("pk", flat=True)[:limit]
+    )
+    order = {pk: n for n, pk in enumerate(ids)}
+    return sorted(_list_rows(pk__in=list(order)), key=lambda application: order[application.pk])
 
 
 def decisions_due(*, user, limit: int = 10) -> list[Application]:

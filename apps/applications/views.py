@@ -270,7 +270,14 @@ def application_list(request):
     role = role_of(request.user)
     countdown = Countdowns(now=timezone.now())
     page, rows = None, []
-    if form.is_valid():
+    if role == CANDIDATE_ROLE:
+        # A candidate's few applications, all on one page, what needs their action first (no
+        # filters: a parameter edited by hand is reported above the list, which still shows).
+        form.is_valid()
+        applications = selectors.candidate_applications(user=request.user)
+        countdown.load(applications)
+        rows = [(application, countdown(application)) for application in applications]
+    elif form.is_valid():
         filters = form.cleaned_data
         try:
             page = selectors.application_list(

@@ -657,3 +657,18 @@ def test_the_application_page_says_the_deadline_once(client, world):
 
     assert status.count("Friday 20 November 2026 at 23:59 GMT") == 1
     assert "A decision is due by the deadline above" in status
+
+
+def test_a_candidate_s_list_puts_what_needs_their_action_first(client, world):
+    from datetime import timedelta
+
+    closed = world.application(state=S.REJECTED)
+    waiting = world.application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=NOW + timedelta(days=20))
+    draft = world.application(state=S.UNSUBMITTED)
+    offer = world.application(state=S.OFFER, decline_by_default_at=NOW + timedelta(days=9))
+    login(client, world.candidate)
+
+    page = client.get("/").content.decode()
+
+    positions = [page.index(f'href="/{application.pk}/"') for application in (offer, draft, waiting, closed)]
+    assert positions == sorted(positions)
