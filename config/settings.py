@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "apps.core.middleware.AccessLogUserMiddleware",
     "apps.core.middleware.PrivateCacheMiddleware",
     "apps.core.middleware.RedisUnavailableMiddleware",
+    # An empty 405 (require_POST, GET /logout/) gets a page in plain words.
+    "apps.core.middleware.MethodNotAllowedPageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A sign-in's lockout check, password and failure count one step per username and address.
