@@ -208,3 +208,16 @@ def event_actor(event, *, role: str, viewer) -> str:
             return "the provider"
         return str(event.actor_user)
     return "the service" if role != SUPPORT else "system"
+
+
+#: The timed rules as the Schedule page names them (clock.py's entry titles; a test keeps
+#: them the same), for Health's tables and verdict: one name per rule on every page.
+RULE_TITLES = {
+    "reject_by_default": "Reject applications by default",
+    "decline_by_default": "Decline offers by default",
+    "close_cycle": "Close cycle",
+}
+
+
+def rule_title(kind: str) -> str:
+    return RULE_TITLES.get(kind, kind.replace("_", " ").capitalize())
