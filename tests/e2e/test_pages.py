@@ -155,3 +155,20 @@ def test_the_csrf_failure_page_is_the_service_s_own_and_fits_a_phone(browsing):
 
     violations = axe_violations(csrf_failure_page(browsing, bypass_csp=True))
     assert violations == [], "\n".join(violations)
+
+
+ADMIN_PAGES = ["/admin/", "/admin/applications/application/", "/admin/applications/application/{application}/change/",
+               "/admin/applications/chasersent/", "/admin/outbox/outboxemail/"]
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_support_s_admin_fits_1280_px_and_axe_finds_no_serious_violation(browsing, world, path):
+    page = open_page(browsing, world, "support", path, viewport=DESKTOP)
+    expect(page.locator("#site-name")).to_have_text("Apply: support admin")
+    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 1280 px wide"
+    assert browsing.problems == [], "the page must work under the Content-Security-Policy"
+
+    page = open_page(browsing, world, "support", path, viewport=DESKTOP, bypass_csp=True)
+    violations = axe_violations(page, viewports=(DESKTOP,))
+    assert violations == [], "\n".join(violations)
