@@ -55,7 +55,7 @@ def test_daily_report_counts_states_measures_sweep_lateness_and_failed_jobs(sett
 
     report = daily_report_build(now=timezone.now())
     counts = dict(report.counts_by_state)
-    assert counts["Awaiting provider decision"] == 2
+    assert counts["Awaiting decision"] == 2
     assert counts["Offer made"] == 1 and counts["Rejected"] == 1
     assert "Recruited" not in counts  # a summary lists the states that have applications, no empty rows
     assert report.total == 4
@@ -70,7 +70,7 @@ def test_daily_report_counts_states_measures_sweep_lateness_and_failed_jobs(sett
     email = OutboxEmail.objects.get(key__startswith="report:daily:")
     assert email.to == ["support-team@example.com"]
     assert "problems found" in email.subject
-    assert "Awaiting provider decision: 2" in email.body_text
+    assert "Awaiting decision: 2" in email.body_text
     assert "reject_by_default: 1 in the last 24 hours" in email.body_text
     assert "Failed jobs (RQ failed registries): 1" in email.body_text
     assert "default: 1" in email.body_text
