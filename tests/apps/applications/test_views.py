@@ -211,7 +211,7 @@ def test_bad_filter_is_reported_and_lists_nothing(client, world):
     assert listed_ids(response) == []
     content = response.content.decode()
     assert "There is a problem with the filters" in content
-    assert "Select a valid choice" in content
+    assert "State: Choose a state from the list (“nonsense” is not one)." in content  # plain words
 
 
 def test_sort_by_live_deadline_or_newest(client, world):
