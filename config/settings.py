@@ -57,12 +57,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 400 for a NUL byte in the query, 413 for a body over REQUEST_BODY_MAX_BYTES, 415 for an
+    # upload: before anything reads the body (CSRF's check reads it in process_view).
+    "apps.core.request_limits.RequestLimitsMiddleware",
     # Hands the signed-in user's id (never the name) to gunicorn's access log line.
     "apps.core.middleware.AccessLogUserMiddleware",
     "apps.core.middleware.PrivateCacheMiddleware",
     "apps.core.middleware.RedisUnavailableMiddleware",
+    # An empty 405 (require_POST, GET /logout/) gets a page in plain words.
+    "apps.core.middleware.MethodNotAllowedPageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A sign-in's lockout check, password and failure count one step per username and address.
+    "apps.core.sign_in_throttling.SignInLockMiddleware",
     # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -257,6 +264,18 @@ AXES_DISABLE_ACCESS_LOG = True
 TRUSTED_PROXY_COUNT = env.int_("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "apps.core.sign_in_throttling.client_ip"
 
+# --- Request bodies (https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size)
+# No form here has a file field and the largest form (an admin change page) is a few KB:
+# a body over this many bytes is refused with 413 before it is read, and any multipart body
+# (an upload) with 415 (apps/core/request_limits.py). Django's own limits agree, and its
+# only upload handler keeps a file in memory, so no request ever writes a temporary file.
+REQUEST_BODY_MAX_BYTES = env.int_("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
+if REQUEST_BODY_MAX_BYTES < 1024:
+    raise ImproperlyConfigured(f"REQUEST_BODY_MAX_BYTES must be at least 1024, got {REQUEST_BODY_MAX_BYTES}.")
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
 # --- Security (https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/) --
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool_("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
@@ -269,6 +288,9 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SESSION_COOKIE_SECURE = env.bool_("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# https://docs.djangoproject.com/en/5.2/ref/settings/#csrf-failure-view: the service's own
+# page, in plain words with a way back (apps/core/csrf.py), not Django's stock one.
+CSRF_FAILURE_VIEW = "apps.core.csrf.csrf_failure"
 # Error reports (the DEBUG page, error emails) hide URLs with credentials as well as
 # Django's usual names (apps/core/reporting.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.core.reporting.CredentialsHidingExceptionReporterFilter"

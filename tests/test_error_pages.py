@@ -1,6 +1,7 @@
 """Error pages: branded 403, 404 and 500; a 503 that says what is down when Redis does not
 answer (never a 500); and a DEBUG page that shows no credentials."""
 
+import html
 import secrets
 import sys
 
@@ -112,3 +113,32 @@ def test_debug_page_hides_urls_with_credentials(settings):
     # Still useful: which host each URL points at.
     assert "redis://********************@cache.internal:6379/0" in page
     assert "postgres://********************@db.internal:5432/apply" in page
+
+
+def test_a_method_not_allowed_is_a_page_in_plain_words(client):
+    user = make_user()
+    client.force_login(user)
+
+    response = client.get("/logout/")  # signing out takes the button (POST)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST, OPTIONS"
+    page = html.unescape(response.content.decode())
+    assert "<h1>This page cannot do that</h1>" in page and STYLESHEET in page
+    assert "it takes a form's button" in page and "Nothing has changed." in page
+
+
+def test_the_pages_and_the_admin_link_a_favicon(client):
+    assert 'rel="icon" href="/static/core/favicon.svg"' in client.get("/login/").content.decode()
+    assert 'rel="icon" href="/static/core/favicon.svg"' in client.get("/admin/login/").content.decode()
+
+
+def test_the_admin_speaks_the_service_s_words(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "x-pass-word-1"))
+    page = client.get("/admin/").content.decode()
+
+    assert "Apply: support admin" in page and "Django administration" not in page
+    assert "Chasers sent" in page and "Chaser sents" not in page
+    assert "Timeline events" in page

@@ -106,3 +106,23 @@ def test_two_instances_on_one_host_do_not_share_a_control_socket(processes, tmp_
     assert own.is_socket()
     # Both still serve.
     assert get(first.port, "/healthz") == 200 and get(second.port, "/healthz") == 200
+
+
+def test_a_200_mb_upload_is_refused_before_its_body_is_sent(processes, tmp_path):
+    """The probe's request under gunicorn: the headers of an anonymous 200 MB multipart POST to
+    /login/ and its first 64 KB. The 413 comes back at once; the rest is never asked for."""
+    import socket
+
+    web = start_web(processes, tmp_path, "web")
+    length = 200 * 1024 * 1024
+    head = (
+        "POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", web.port), timeout=10) as sock:
+        sock.sendall(head + b"--xyz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n")
+        sock.sendall(b"x" * 65536)
+        answer = sock.recv(4096).decode(errors="replace")  # within the timeout, or the test fails
+
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]

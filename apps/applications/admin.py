@@ -87,6 +87,12 @@ STATE_MACHINE_FIELDS = (
 )
 
 
+# The admin speaks the service's name, as every other page does.
+admin.site.site_header = "Apply: support admin"
+admin.site.site_title = "Apply admin"
+admin.site.index_title = "Records and settings"
+
+
 class ReadOnlyAdminMixin:
     def has_add_permission(self, request, obj=None):
         return False

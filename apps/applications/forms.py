@@ -17,14 +17,24 @@ class Select(forms.Select):
 class ApplicationFilterForm(forms.Form):
     """The list page's GET filters and its page cursor. Every field is optional; an unknown value is an error."""
 
-    state = forms.ChoiceField(choices=[("", "Any state"), *ApplicationState.choices], required=False, widget=Select)
+    state = forms.ChoiceField(
+        choices=[("", "Any state"), *ApplicationState.choices], required=False, widget=Select,
+        error_messages={"invalid_choice": "Choose a state from the list (“%(value)s” is not one)."},
+    )
     q = forms.CharField(
         label="Search",
         required=False,
         max_length=100,
         help_text="Candidate username or email, course name or code.",
+        error_messages={
+            "max_length": "Enter at most %(limit_value)d characters (this has %(show_value)d).",
+            "null_characters_not_allowed": "Enter letters, numbers and punctuation only.",
+        },
     )
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False, widget=Select)
+    sort = forms.ChoiceField(
+        label="Sort by", choices=SORT_CHOICES, required=False, widget=Select,
+        error_messages={"invalid_choice": "Choose an order from the list (“%(value)s” is not one)."},
+    )
     # Not one of the filters on the page: Next and Previous links carry it, a new search drops it.
     cursor = forms.CharField(
         label="Page",

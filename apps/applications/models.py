@@ -215,6 +215,7 @@ class ApplicationEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = "timeline event"
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["application", "created_at"], name="event_application_time"),
@@ -246,6 +247,8 @@ class ChaserSent(models.Model):
     sent_at = models.DateTimeField(db_default=Now())
 
     class Meta:
+        verbose_name = "chaser sent"
+        verbose_name_plural = "chasers sent"
         constraints = [models.UniqueConstraint(fields=["application", "kind"], name="chaser_sent_once")]
 
     def __str__(self):

@@ -29,7 +29,7 @@ from apps.applications.working_days import (
 
 class ApplicationState(models.TextChoices):
     UNSUBMITTED = "unsubmitted", "Not submitted"
-    AWAITING_PROVIDER_DECISION = "awaiting_provider_decision", "Awaiting provider decision"
+    AWAITING_PROVIDER_DECISION = "awaiting_provider_decision", "Awaiting decision"
     INTERVIEWING = "interviewing", "Interviewing"
     OFFER = "offer", "Offer made"
     REJECTED = "rejected", "Rejected"
@@ -39,7 +39,7 @@ class ApplicationState(models.TextChoices):
     OFFER_WITHDRAWN = "offer_withdrawn", "Offer withdrawn"
     RECRUITED = "recruited", "Recruited"
     CONDITIONS_NOT_MET = "conditions_not_met", "Conditions not met"
-    APPLICATION_NOT_SENT = "application_not_sent", "Application not sent"
+    APPLICATION_NOT_SENT = "application_not_sent", "Not sent"
 
 
 S = ApplicationState

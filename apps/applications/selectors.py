@@ -4,12 +4,13 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
     DurationField,
@@ -25,6 +26,7 @@ from django.db.models import (
     QuerySet,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Now, Upper
 from django.db.models.lookups import GreaterThan, LessThan
@@ -305,8 +307,14 @@ class Cursor:
         if not 0 < int(pk) < 2**63 or (sort == "newest" and deadline):
             raise ValueError("not a cursor")
         moment = datetime.fromisoformat(deadline) if deadline else None  # ValueError if malformed
-        if moment is not None and moment.tzinfo is None:
-            raise ValueError("not a cursor")
+        if moment is not None:
+            if moment.tzinfo is None:
+                raise ValueError("not a cursor")
+            try:
+                # In UTC, as the database compares it: year 1 at +14:00 has no UTC value.
+                moment = moment.astimezone(UTC)
+            except OverflowError as exc:
+                raise ValueError("not a cursor") from exc
         return cls(sort=sort, pk=int(pk), deadline=moment, before=direction == "b")
 
 
@@ -518,6 +526,30 @@ def application_list(
     )
 
 
+#: A candidate's list, in this order: what needs their action (an offer to answer, a draft to
+#: submit), then what is still open, then what is closed.
+CANDIDATE_ACTION_STATES = (ApplicationState.OFFER, ApplicationState.UNSUBMITTED)
+CANDIDATE_OPEN_STATES = (*AWAITING_DECISION_STATES, ApplicationState.ACCEPTED)
+#: A candidate has a handful of applications (a few choices a cycle); the list shows them all up to this.
+CANDIDATE_LIST_LIMIT = 100
+
+
+def candidate_applications(*, user, limit: int = CANDIDATE_LIST_LIMIT) -> list[Application]:
+    """The candidate's own applications, those needing their action first (soonest deadline
+    first), then the open ones, then the closed ones, newest first within each."""
+    group = Case(
+        When(state__in=CANDIDATE_ACTION_STATES, then=Value(0)),
+        When(state__in=CANDIDATE_OPEN_STATES, then=Value(1)),
+        default=Value(2),
+    )
+    ids = (
+        applications_visible_to(user).filter(candidate=user).annotate(group=group)
+        .order_by("group", F("deadline_at").asc(nulls_last=True), "-pk").values_list("pk", flat=True)[:limit]
+    )
+    order = {pk: n for n, pk in enumerate(ids)}
+    return sorted(_list_rows(pk__in=list(order)), key=lambda application: order[application.pk])
+
+
 def decisions_due(*, user, limit: int = 10) -> list[Application]:
     """The applications waiting on a provider's decision that ``user`` may see, soonest deadline first.
 
@@ -550,6 +582,22 @@ class Countdown:
     deadline: datetime | None
     working_days: int | None
     passed: bool
+    #: The time left (deadline minus now), when the countdown was made at a known instant.
+    left: timedelta | None = None
+
+    @property
+    def hours_and_minutes_left(self) -> str:
+        """On the last day, what is left in hours and minutes, e.g. "3 hours 5 minutes"; "" otherwise."""
+        if self.left is None or self.passed or self.working_days != 0 or self.left >= timedelta(days=1):
+            return ""
+        minutes = int(self.left.total_seconds() // 60)
+        if minutes < 1:
+            return "less than a minute"
+        hours, minutes = divmod(minutes, 60)
+        parts = [f"{hours} hour{'' if hours == 1 else 's'}"] if hours else []
+        if minutes or not hours:
+            parts.append(f"{minutes} minute{'' if minutes == 1 else 's'}")
+        return " ".join(parts)
 
     @property
     def deadline_text(self) -> str:
@@ -573,7 +621,8 @@ class Countdown:
         if self.passed:
             return "Deadline passed"
         if self.working_days == 0:
-            return "Last day"
+            left = self.hours_and_minutes_left
+            return f"Last day: {left} left" if left else "Last day"
         return f"{self.working_days} working day{'' if self.working_days == 1 else 's'}"
 
     @property
@@ -612,4 +661,4 @@ class Countdowns:
         if deadline is None:
             return Countdown(deadline=None, working_days=None, passed=False)
         days = working_days_left(now=self.now, deadline=deadline, calendar=self.calendar(application))
-        return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now)
+        return Countdown(deadline=deadline, working_days=days, passed=deadline <= self.now, left=deadline - self.now)

@@ -245,6 +245,17 @@ def application_deadline_set_for_demo(*, application_id: int, deadline: datetime
     return application
 
 
+def application_history_backdate_for_demo(*, application_id: int, started_at: datetime, event_times: dict[str, datetime]) -> None:
+    """Demo data only: date the application's start and its timeline's events as its story
+    says (``event_times``: an event kind, e.g. "submit", and when it happened), so the page's
+    "Started" and "Submitted" agree with its history. Events not named keep their time."""
+    with transaction.atomic():
+        _locked(application_id)
+        Application.objects.filter(pk=application_id).update(created_at=started_at)
+        for kind, moment in event_times.items():
+            ApplicationEvent.objects.filter(application_id=application_id, kind=kind).update(created_at=moment)
+
+
 def application_submit(*, application_id: int, actor: Actor, now: datetime) -> Application:
     """The candidate submits: the provider now has N working days to decide."""
     with transaction.atomic():

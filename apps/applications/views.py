@@ -270,7 +270,14 @@ def application_list(request):
     role = role_of(request.user)
     countdown = Countdowns(now=timezone.now())
     page, rows = None, []
-    if form.is_valid():
+    if role == CANDIDATE_ROLE:
+        # A candidate's few applications, all on one page, what needs their action first (no
+        # filters: a parameter edited by hand is reported above the list, which still shows).
+        form.is_valid()
+        applications = selectors.candidate_applications(user=request.user)
+        countdown.load(applications)
+        rows = [(application, countdown(application)) for application in applications]
+    elif form.is_valid():
         filters = form.cleaned_data
         try:
             page = selectors.application_list(
@@ -313,14 +320,20 @@ class Words:
     next_step: str
 
 
-def _words(application: Application, countdown: Countdown, role: str) -> Words:
+#: The application page's status panel says the deadline once, on its own line; the sentences under it point there.
+DEADLINE_ABOVE = "the deadline above"
+
+
+def _words(application: Application, countdown: Countdown, role: str, *, deadline_words: str | None = None) -> Words:
+    """``deadline_words``: how the sentences name the deadline (its date and time unless given)."""
+    deadline = countdown.deadline_words if deadline_words is None else deadline_words
     if countdown.passed:
         description = expired_description(application, role=role)
     else:
-        description = state_description(application, role=role, deadline_words=countdown.deadline_words)
+        description = state_description(application, role=role, deadline_words=deadline)
     next_step = ""
     if role == CANDIDATE_ROLE:
-        next_step = "" if countdown.passed else candidate_next_step(application, deadline_words=countdown.deadline_words)
+        next_step = "" if countdown.passed else candidate_next_step(application, deadline_words=deadline)
     return Words(tag=state_tag(application), description=description, next_step=next_step)
 
 
@@ -369,7 +382,7 @@ def _detail_context(request, pk: int) -> dict:
         "application": application,
         "role": role,
         "countdown": countdown,
-        "words": _words(application, countdown, role),
+        "words": _words(application, countdown, role, deadline_words=DEADLINE_ABOVE if countdown.deadline else None),
         "expired": countdown.passed,
         "timeline": _timeline(application, role=role, viewer=request.user),
         "actions": actions,
@@ -390,9 +403,19 @@ def application_live(request, pk: int):
     return render(request, "applications/application_live.html", _detail_context(request, pk))
 
 
-def _refuse(request, application: Application, message: str, *, status: int):
-    context = {"application": application, "message": message, "status": status}
+def _refuse(request, application: Application, message: str, *, status: int, title: str = ""):
+    context = {"application": application, "message": message, "status": status, "title": title}
     return render(request, "applications/action_refused.html", context, status=status)
+
+
+def _no_longer_possible(application: Application, action: Action) -> str:
+    """Why a confirmation page offers no button: the application has moved on (the same
+    from-states the service checks; its refusal on submit says the same)."""
+    now = state_tag(application).text.lower()
+    return (
+        f"{action.label} is not possible: application {application.pk} is “{now}”, and this can only be "
+        "done before that (someone may have acted on it since the page was loaded)."
+    )
 
 
 def _not_done(application: Application, action: Action, exc: DomainError) -> str:
@@ -441,12 +464,18 @@ def application_action(request, pk: int, action: str):
     if not _may(request.user, application, chosen):
         return _refuse(request, application, _refusal(application, chosen), status=403)
     if request.method != "POST":
+        if application.state not in chosen.allowed_from:
+            return _refuse(request, application, _no_longer_possible(application, chosen), status=409,
+                           title="No longer possible")
         if Countdowns(now=timezone.now())(application).passed:
             return _refuse(request, application, expired_description(application, role=role_of(request.user)),
-                           status=409)
+                           status=409, title="Deadline passed")
         if chosen.confirm:
             return _confirmation(request, application, chosen)
-        message = f"{chosen.label} needs the button on the application page (a POST request)."
+        message = (
+            f"{chosen.label} is done with its button on the application page, not by opening an address. "
+            "Go back to the application and use the button there."
+        )
         context = {"application": application, "message": message, "status": 405}
         return HttpResponseNotAllowed(
             ["POST"], content=render_to_string("applications/action_refused.html", context, request=request)

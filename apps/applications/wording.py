@@ -37,18 +37,18 @@ class Tag:
 #: purple: interviewing, turquoise: an offer open, green: a place, red: refused, orange:
 #: the offer turned down, pink: closed by a deadline, grey: closed or not started).
 _TAGS = {
-    S.UNSUBMITTED: Tag("Not submitted", "grey"),
-    S.AWAITING_PROVIDER_DECISION: Tag("Awaiting decision", "blue"),
-    S.INTERVIEWING: Tag("Interviewing", "purple"),
-    S.OFFER: Tag("Offer made", "turquoise"),
-    S.ACCEPTED: Tag("Offer accepted", "green"),
-    S.RECRUITED: Tag("Recruited", "green"),
-    S.REJECTED: Tag("Rejected", "red"),
-    S.CONDITIONS_NOT_MET: Tag("Conditions not met", "red"),
-    S.DECLINED: Tag("Offer declined", "orange"),
-    S.WITHDRAWN: Tag("Withdrawn", "grey"),
-    S.OFFER_WITHDRAWN: Tag("Offer withdrawn", "grey"),
-    S.APPLICATION_NOT_SENT: Tag("Not sent", "grey"),
+    S.UNSUBMITTED: Tag(S.UNSUBMITTED.label, "grey"),
+    S.AWAITING_PROVIDER_DECISION: Tag(S.AWAITING_PROVIDER_DECISION.label, "blue"),
+    S.INTERVIEWING: Tag(S.INTERVIEWING.label, "purple"),
+    S.OFFER: Tag(S.OFFER.label, "turquoise"),
+    S.ACCEPTED: Tag(S.ACCEPTED.label, "green"),
+    S.RECRUITED: Tag(S.RECRUITED.label, "green"),
+    S.REJECTED: Tag(S.REJECTED.label, "red"),
+    S.CONDITIONS_NOT_MET: Tag(S.CONDITIONS_NOT_MET.label, "red"),
+    S.DECLINED: Tag(S.DECLINED.label, "orange"),
+    S.WITHDRAWN: Tag(S.WITHDRAWN.label, "grey"),
+    S.OFFER_WITHDRAWN: Tag(S.OFFER_WITHDRAWN.label, "grey"),
+    S.APPLICATION_NOT_SENT: Tag(S.APPLICATION_NOT_SENT.label, "grey"),
 }
 
 
@@ -208,3 +208,16 @@ def event_actor(event, *, role: str, viewer) -> str:
             return "the provider"
         return str(event.actor_user)
     return "the service" if role != SUPPORT else "system"
+
+
+#: The timed rules as the Schedule page names them (clock.py's entry titles; a test keeps
+#: them the same), for Health's tables and verdict: one name per rule on every page.
+RULE_TITLES = {
+    "reject_by_default": "Reject applications by default",
+    "decline_by_default": "Decline offers by default",
+    "close_cycle": "Close cycle",
+}
+
+
+def rule_title(kind: str) -> str:
+    return RULE_TITLES.get(kind, kind.replace("_", " ").capitalize())

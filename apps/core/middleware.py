@@ -92,3 +92,25 @@ class AccessLogUserMiddleware:
         if user is not None and user.is_authenticated:
             request.META[ACCESS_LOG_USER_ID] = str(user.pk)
         return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """A 405 with no body of its own (Django's ``require_POST`` and the like, signing out by
+    opening /logout/) gets a page in plain words; the ``Allow`` header stays."""
+
+    #: How the page names the methods a URL takes.
+    WORDS = {"POST": "a form's button", "GET": "opening it", "HEAD": "opening it"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content:
+            return response
+        allowed = [method.strip() for method in response.get("Allow", "").split(",") if method.strip()]
+        words = sorted({self.WORDS[method] for method in allowed if method in self.WORDS})
+        page = render(request, "405.html", {"allowed": " or ".join(words)}, status=405)
+        if "Allow" in response:
+            page["Allow"] = response["Allow"]
+        return page

@@ -1,12 +1,18 @@
-"""Sign-in throttling (django-axes): the client address it counts by, and the page a
-locked-out sign-in gets, on /login/ and /admin/login/ alike."""
+"""Sign-in throttling (django-axes): the client address it counts by, the page a
+locked-out sign-in gets, on /login/ and /admin/login/ alike, and the lock that makes the
+lockout's check and count one step per username and address."""
 
+import hashlib
 import ipaddress
+from contextlib import contextmanager
+from functools import cache
 from math import ceil
 
 from axes.helpers import get_cool_off
 from django.conf import settings
+from django.db import connection, transaction
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -49,3 +55,55 @@ def lockout_response(request, original_response=None, credentials=None):
     response = render(request, "registration/locked_out.html", context, status=429)
     response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response
+
+
+def _sign_in_key(username: str, address: str | None) -> int:
+    """A signed 64-bit number for the (username, address) pair: PostgreSQL's advisory lock key."""
+    digest = hashlib.blake2b(f"apply-sign-in\0{username}\0{address}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def sign_in_serialised(username: str, address: str | None):
+    """One sign-in at a time for this username from this address, until its transaction ends.
+
+    django-axes checks the lockout before the password and counts a failure after it; two
+    guesses arriving together were both checked before either was counted. Inside this,
+    the check, the password and the count are one step per pair: the next guess waits for
+    the previous one's count to be committed, so at most ``AXES_FAILURE_LIMIT`` are checked
+    however many arrive at once. PostgreSQL: a transaction-scoped advisory lock (released at
+    commit or rollback, so it also holds through PgBouncer in transaction mode; a session
+    lock would not). SQLite: the transaction is BEGIN IMMEDIATE (settings), the database's
+    write lock, which serialises every sign-in (a local run's load).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_sign_in_key(username, address)])
+        yield
+
+
+class SignInLockMiddleware:
+    """The POST of a sign-in form (``/login/``, ``/admin/login/``) runs inside ``sign_in_serialised``.
+
+    Placed just before django-axes' middleware, after the request limits (which read a
+    multipart body first, in memory). A POST without a username checks no password and
+    runs as usual.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method != "POST" or request.path_info not in _sign_in_paths():
+            return self.get_response(request)
+        username = request.POST.get(settings.AXES_USERNAME_FORM_FIELD, "")
+        if not username:
+            return self.get_response(request)
+        with sign_in_serialised(username, client_ip(request)):
+            return self.get_response(request)
+
+
+@cache
+def _sign_in_paths() -> frozenset[str]:
+    return frozenset((reverse("login"), reverse("admin:login")))

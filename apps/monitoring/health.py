@@ -12,6 +12,7 @@ from datetime import datetime
 from redis.exceptions import RedisError
 
 from apps.applications.selectors import Overdue, overdue_deadlines, timed_transitions_last_minute
+from apps.applications.wording import rule_title
 from apps.core.redis import redis_connection
 from apps.monitoring.invariants import DESCRIPTIONS
 from apps.monitoring.job_registries import FailedJobs, failed_jobs, worker_count
@@ -60,7 +61,7 @@ class Drain:
 
 def _drains(overdue: list[Overdue]) -> list[Drain]:
     done = timed_transitions_last_minute()
-    rules = [Drain(item.rule, item.count, item.oldest, done[item.rule]) for item in overdue]
+    rules = [Drain(rule_title(item.rule), item.count, item.oldest, done[item.rule]) for item in overdue]
     emails = [
         Drain(f"emails: {item.label.lower()}", item.pending, item.oldest_available_at, item.sent_last_minute)
         for item in outbox_backlog()
@@ -131,7 +132,7 @@ def health_verdict(
         if item.count and item.lag_seconds(now) > LAG_ALARM_SECONDS:
             verdict.problems.append(
                 f"{item.count} deadline{'s' if item.count != 1 else ''} passed more than "
-                f"{LAG_ALARM_SECONDS // 60} minutes ago and not yet processed ({item.rule})."
+                f"{LAG_ALARM_SECONDS // 60} minutes ago and not yet processed ({rule_title(item.rule)})."
             )
     for drain in drains or []:
         stuck = drain.oldest is not None and (now - drain.oldest).total_seconds() > EMAIL_STUCK_SECONDS
@@ -200,7 +201,7 @@ def health_context(*, now: datetime) -> dict:
         "drains": [(drain, round((now - drain.oldest).total_seconds()) if drain.oldest else 0) for drain in drains],
         "latest": _described(latest),
         "recent": _described(invariant_findings_recent(now=now)),
-        "overdue": [(item, round(item.lag_seconds(now))) for item in overdue],
+        "overdue": [(item, round(item.lag_seconds(now)), rule_title(item.rule)) for item in overdue],
         "failed_jobs": failed.per_queue,
         "abandoned_sweeps": failed.abandoned_sweeps,
         "refresh_seconds": REFRESH_SECONDS,

@@ -69,7 +69,8 @@ def daily_report_build(*, now: datetime) -> DailyReport:
     return DailyReport(
         day=london_date(now).isoformat(),
         generated_at=now,
-        counts_by_state=[(ApplicationState(state).label, n) for state, n in counts.items()],
+        # States with applications only: a summary of twelve lines, most of them 0, hides the few that matter.
+        counts_by_state=[(ApplicationState(state).label, n) for state, n in counts.items() if n],
         total=sum(counts.values()),
         sweeps=sweeps,
         failed_jobs=failed_job_counts(),

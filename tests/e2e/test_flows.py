@@ -53,7 +53,7 @@ def test_a_provider_filters_and_makes_an_offer_and_the_candidate_accepts_it(brow
 
     page = browsing.page()
     sign_in(page, provider_user.username)
-    page.get_by_label("State").select_option(label="Awaiting provider decision")
+    page.get_by_label("State").select_option(label="Awaiting decision")
     page.get_by_label("Search").fill("lovelace")
     page.get_by_role("button", name="Apply filters").click()
     rows = page.locator("table tbody tr")

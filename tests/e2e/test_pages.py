@@ -107,8 +107,15 @@ def test_the_page_fits_a_phone_and_axe_finds_no_serious_violation(browsing, worl
 
     # The policy would block the injected axe-core script: this context alone bypasses it.
     page = open_page(browsing, world, role, path, viewport=PHONE, bypass_csp=True)
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)
+
+
+def axe_violations(page, viewports=(PHONE, DESKTOP)) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is, at each width (the page's
+    context must bypass the policy, which would block the injected script)."""
     violations = []
-    for viewport in (PHONE, DESKTOP):
+    for viewport in viewports:
         page.set_viewport_size(viewport)
         page.add_script_tag(path=str(AXE_JS))
         results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
@@ -118,4 +125,50 @@ def test_the_page_fits_a_phone_and_axe_finds_no_serious_violation(browsing, worl
             for violation in results["violations"]
             if violation["impact"] in BLOCKING_IMPACTS
         ]
+    return violations
+
+
+def csrf_failure_page(browsing, *, bypass_csp=False):
+    """The sign-in form sent after the browser's cookies were cleared: the CSRF failure page."""
+    page = browsing.page(viewport=PHONE, bypass_csp=bypass_csp)
+    page.goto("/login/")
+    page.context.clear_cookies()
+    page.get_by_label("Username").fill("someone")
+    page.get_by_label("Password").fill("not-checked")
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your form was not sent")
+    return page
+
+
+def test_the_csrf_failure_page_is_the_service_s_own_and_fits_a_phone(browsing):
+    page = csrf_failure_page(browsing)
+    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    screenshot(page, "anonymous-csrf-failure-390")
+    assert overflow <= 0, f"the CSRF failure page scrolls sideways by {overflow} px at 390 px wide"
+    # Chromium logs the document's own 403 as a console error; anything else is a problem.
+    problems = [problem for problem in browsing.problems if "status of 403 (Forbidden) (http" not in problem]
+    assert problems == [], "the page must work under the Content-Security-Policy"
+    # Its way back: signing in again works from there.
+    expect(page.get_by_role("link", name="Sign in again")).to_have_attribute("href", "http://127.0.0.1:%d/login/" % browsing.stack.port)
+
+    violations = axe_violations(csrf_failure_page(browsing, bypass_csp=True))
+    assert violations == [], "\n".join(violations)
+
+
+ADMIN_PAGES = ["/admin/", "/admin/applications/application/", "/admin/applications/application/{application}/change/",
+               "/admin/applications/chasersent/", "/admin/outbox/outboxemail/"]
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_support_s_admin_fits_1280_px_and_axe_finds_no_serious_violation(browsing, world, path):
+    page = open_page(browsing, world, "support", path, viewport=DESKTOP)
+    expect(page.locator("#site-name")).to_have_text("Apply: support admin")
+    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 1280 px wide"
+    assert browsing.problems == [], "the page must work under the Content-Security-Policy"
+
+    page = open_page(browsing, world, "support", path, viewport=DESKTOP, bypass_csp=True)
+    violations = axe_violations(page, viewports=(DESKTOP,))
     assert violations == [], "\n".join(violations)

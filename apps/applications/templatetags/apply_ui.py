@@ -59,7 +59,10 @@ def countdown_tag(countdown, *, suffix="") -> SafeString:
     if urgency == "passed":
         return _PASSED
     if urgency == "urgent":
-        return _LAST_DAY
+        left = countdown.hours_and_minutes_left
+        if not left:
+            return _LAST_DAY
+        return format_html('<strong class="tag tag--urgent countdown">Last day: {} left</strong>', left)
     if urgency == "soon":
         return format_html('<strong class="tag tag--yellow countdown">{}{}</strong>', countdown.label, suffix)
     return format_html('<span class="countdown">{}{}</span>', countdown.label, suffix)

@@ -43,3 +43,20 @@ def test_demo_data_covers_every_state_and_rule_and_is_idempotent_for_the_base_da
     [previous_cycle] = cycle_ids_to_close()
     assert Application.objects.filter(cycle_id=previous_cycle, state=S.UNSUBMITTED).count() == 1
     assert "close_cycle --year" in first
+
+
+def test_demo_dates_agree_with_the_history():
+    """Started before submitted, and each timeline event no earlier than the one before it;
+    the submission event at the submission time the page shows."""
+    from apps.applications.models import ApplicationEvent
+
+    _load()
+    for application in Application.objects.exclude(submitted_at=None):
+        assert application.created_at < application.submitted_at, application.pk
+        events = list(ApplicationEvent.objects.filter(application=application).order_by("created_at", "pk"))
+        submit = next(event for event in events if event.kind == "submit")
+        assert submit.created_at == application.submitted_at
+        assert events[0].kind == "submit", [event.kind for event in events]
+        if application.offered_at is not None:
+            offer = next(event for event in events if event.kind == "make_offer")
+            assert offer.created_at == application.offered_at

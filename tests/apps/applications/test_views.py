@@ -211,7 +211,7 @@ def test_bad_filter_is_reported_and_lists_nothing(client, world):
     assert listed_ids(response) == []
     content = response.content.decode()
     assert "There is a problem with the filters" in content
-    assert "Select a valid choice" in content
+    assert "State: Choose a state from the list (“nonsense” is not one)." in content  # plain words
 
 
 def test_sort_by_live_deadline_or_newest(client, world):
@@ -532,6 +532,30 @@ def test_destructive_action_get_shows_a_confirmation_page(client, world, role, s
 
 
 @pytest.mark.parametrize(
+    ("role", "state", "action", "shown"),
+    [
+        ("candidate", S.REJECTED, "withdraw", "rejected by default"),  # the probe's case
+        ("candidate", S.WITHDRAWN, "withdraw", "withdrawn"),
+        ("candidate", S.DECLINED, "accept_offer", "declined by default"),
+        ("provider", S.REJECTED, "make_offer", "rejected"),
+        ("provider", S.OFFER, "reject", "offer made"),
+    ],
+)
+def test_a_confirmation_page_for_an_action_no_longer_possible_refuses_on_the_page(client, world, role, state, action, shown):
+    by_default = {"rejected_by_default": True} if "rejected by" in shown else {"declined_by_default": True} if "declined by" in shown else {}
+    application = world.application(state=state, **by_default)
+    response = login(client, world.user(role)).get(action_url(application, action))
+
+    assert response.status_code == 409
+    content = response.content.decode()
+    assert "No longer possible" in content
+    assert f"is not possible: application {application.pk} is “{shown}”" in content
+    assert "<form method=\"post\"" not in content.split("<main", 1)[1]  # no live button
+    assert f'href="/{application.pk}/"' in content  # the way back
+    assert state_of(application) == state
+
+
+@pytest.mark.parametrize(
     ("role", "state", "action", "label"),
     [
         ("provider", S.AWAITING_PROVIDER_DECISION, "make_offer", "Make offer"),
@@ -600,3 +624,51 @@ def test_jobs_dashboard_is_support_only(client, world):
         assert login(client, user).get("/django-rq/").status_code == 403
 
     assert login(client, world.support).get("/django-rq/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("left", "shown"),
+    [
+        (dict(minutes=2, seconds=30), "Last day: 2 minutes left"),
+        (dict(hours=5, minutes=1), "Last day: 5 hours 1 minute left"),
+        (dict(hours=1), "Last day: 1 hour left"),
+        (dict(seconds=20), "Last day: less than a minute left"),
+    ],
+)
+def test_the_last_day_says_the_hours_and_minutes_left(client, world, left, shown):
+    from datetime import timedelta
+
+    application = world.application(reject_by_default_at=NOW + timedelta(**left))
+    login(client, world.provider_user)
+
+    detail = client.get(f"/{application.pk}/").content.decode()
+    listed = client.get("/?sort=deadline").content.decode()
+
+    assert shown in detail and shown in listed
+    assert "today is the last day" not in detail
+
+
+def test_the_application_page_says_the_deadline_once(client, world):
+    application = world.application(reject_by_default_at=end_of_london_day(date(2026, 11, 20)))
+    login(client, world.provider_user)
+
+    page = client.get(f"/{application.pk}/").content.decode()
+    status = page.split('id="application-status"', 1)[1].split("</div>", 1)[0]
+
+    assert status.count("Friday 20 November 2026 at 23:59 GMT") == 1
+    assert "A decision is due by the deadline above" in status
+
+
+def test_a_candidate_s_list_puts_what_needs_their_action_first(client, world):
+    from datetime import timedelta
+
+    closed = world.application(state=S.REJECTED)
+    waiting = world.application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=NOW + timedelta(days=20))
+    draft = world.application(state=S.UNSUBMITTED)
+    offer = world.application(state=S.OFFER, decline_by_default_at=NOW + timedelta(days=9))
+    login(client, world.candidate)
+
+    page = client.get("/").content.decode()
+
+    positions = [page.index(f'href="/{application.pk}/"') for application in (offer, draft, waiting, closed)]
+    assert positions == sorted(positions)

@@ -55,8 +55,9 @@ def test_daily_report_counts_states_measures_sweep_lateness_and_failed_jobs(sett
 
     report = daily_report_build(now=timezone.now())
     counts = dict(report.counts_by_state)
-    assert counts["Awaiting provider decision"] == 2
-    assert counts["Offer made"] == 1 and counts["Rejected"] == 1 and counts["Recruited"] == 0
+    assert counts["Awaiting decision"] == 2
+    assert counts["Offer made"] == 1 and counts["Rejected"] == 1
+    assert "Recruited" not in counts  # a summary lists the states that have applications, no empty rows
     assert report.total == 4
     rbd, dbd = report.sweeps
     assert (rbd.rule, rbd.processed_last_day, rbd.overdue_now) == ("reject_by_default", 1, 1)
@@ -69,7 +70,7 @@ def test_daily_report_counts_states_measures_sweep_lateness_and_failed_jobs(sett
     email = OutboxEmail.objects.get(key__startswith="report:daily:")
     assert email.to == ["support-team@example.com"]
     assert "problems found" in email.subject
-    assert "Awaiting provider decision: 2" in email.body_text
+    assert "Awaiting decision: 2" in email.body_text
     assert "reject_by_default: 1 in the last 24 hours" in email.body_text
     assert "Failed jobs (RQ failed registries): 1" in email.body_text
     assert "default: 1" in email.body_text
@@ -226,7 +227,7 @@ def test_health_page_shows_the_latest_check_and_recent_problems(client):
     assert "Problems found in the last week" in page
     assert "Emails pending for more than 15 minutes" in page
     # Live lag, whatever the last check said.
-    assert "reject_by_default" in page
+    assert "Reject applications by default" in page  # the Schedule page's name for the rule
 
 
 def test_health_page_lag_uses_the_database_clock():
@@ -247,17 +248,17 @@ def test_health_page_shows_each_backlog_its_drain_rate_and_time_to_empty(client)
     past = timezone.now() - timedelta(minutes=2)
     due = [make_application(state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=past) for _ in range(4)]
     drains = {drain.name: drain for drain in _drains(overdue_deadlines())}
-    rbd = drains["reject_by_default"]
+    rbd = drains["Reject applications by default"]
     assert (rbd.backlog, rbd.done_last_minute, rbd.seconds_to_empty) == (4, 0, None)  # not draining
 
     services.applications_reject_by_default(application_ids=[a.pk for a in due[:2]], actor=Actor.for_job("test"))
     drains = {drain.name: drain for drain in _drains(overdue_deadlines())}
-    rbd = drains["reject_by_default"]
+    rbd = drains["Reject applications by default"]
     # Two left, two done in the last minute: 2 / (2/60 per second) = 60 s to empty.
     assert (rbd.backlog, rbd.done_last_minute, rbd.seconds_to_empty) == (2, 2, 60)
     urgent = drains["emails: urgent (decisions and deadlines)"]
     assert urgent.backlog == 2  # the providers' emails; the candidates' wait a minute
-    assert drains["decline_by_default"].seconds_to_empty == 0
+    assert drains["Decline offers by default"].seconds_to_empty == 0
 
     client.force_login(make_support_user())
     page = client.get("/support/health/").content.decode()
@@ -321,3 +322,12 @@ def test_support_first_page_reads_the_verdict_from_a_snapshot_at_most_a_few_seco
 
     redis_db.delete(ATTENTION_KEY)  # as its expiry does
     assert overdue not in client.get("/").content.decode()
+
+
+def test_health_names_the_rules_as_the_schedule_page_does():
+    """Health's tables and verdict say the Schedule page's titles (clock.py), not the rule's kind."""
+    import clock
+    from apps.applications.wording import RULE_TITLES
+
+    titles = {entry.display_title for entry in clock.TIMETABLE}
+    assert set(RULE_TITLES.values()) <= titles

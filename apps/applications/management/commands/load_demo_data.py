@@ -30,7 +30,7 @@ from apps.applications.auth import SUPPORT_GROUP
 from apps.applications.calendars import calendar_for_cycle
 from apps.applications.cycles import cycle_create, non_working_period_add
 from apps.applications.models import Application, Course, Provider, RecruitmentCycle
-from apps.applications.rules import chaser_rule
+from apps.applications.rules import MAKE_OFFER, SUBMIT, chaser_rule
 
 PASSWORD = "demo-password"
 PROVIDERS = [
@@ -184,6 +184,7 @@ class Command(BaseCommand):
         candidate = Actor(user=application.candidate)
         provider = Actor(user=application.course.provider.users.first().user)
         services.application_submit(application_id=pk, actor=candidate, now=submitted)
+        history = {SUBMIT.name: submitted}
         if kind == "interviewing":
             services.application_interview(application_id=pk, actor=provider)
         elif kind == "rejected":
@@ -195,6 +196,7 @@ class Command(BaseCommand):
             # Offers still open are made when the story says; answered ones were answered at once.
             offered = submitted if kind in ("offer", "offer_chaser") else now - timedelta(days=1)
             services.application_make_offer(application_id=pk, actor=provider, now=offered)
+            history[MAKE_OFFER.name] = offered
             if kind == "declined":
                 services.application_decline_offer(application_id=pk, actor=candidate)
             elif kind == "offer_withdrawn":
@@ -205,6 +207,10 @@ class Command(BaseCommand):
                     services.application_confirm_recruited(application_id=pk, actor=provider)
                 elif kind == "conditions_not_met":
                     services.application_conditions_not_met(application_id=pk, actor=provider)
+        # Started a little before it was submitted; later steps happened when the story says (now).
+        services.application_history_backdate_for_demo(
+            application_id=pk, started_at=submitted - timedelta(hours=2), event_times=history
+        )
 
     def _fresh(self, now: datetime, index: int) -> Application:
         courses = list(Course.objects.order_by("pk"))
@@ -214,8 +220,10 @@ class Command(BaseCommand):
             course_id=courses[index % len(courses)].pk,
             cycle_id=_cycle(_cycle_year(now)).pk,
         )
-        services.application_submit(
-            application_id=application.pk, actor=Actor(user=application.candidate), now=now - timedelta(days=1)
+        submitted = now - timedelta(days=1)
+        services.application_submit(application_id=application.pk, actor=Actor(user=application.candidate), now=submitted)
+        services.application_history_backdate_for_demo(
+            application_id=application.pk, started_at=submitted - timedelta(hours=2), event_times={SUBMIT.name: submitted}
         )
         return application
 
@@ -235,6 +243,10 @@ class Command(BaseCommand):
             application = self._fresh(now, index + 1)
             provider = Actor(user=application.course.provider.users.first().user)
             services.application_make_offer(application_id=application.pk, actor=provider, now=now)
+            application.refresh_from_db()
+            services.application_history_backdate_for_demo(
+                application_id=application.pk, started_at=application.created_at, event_times={MAKE_OFFER.name: now}
+            )
             services.application_deadline_set_for_demo(
                 application_id=application.pk, deadline=now + timedelta(seconds=seconds)
             )
