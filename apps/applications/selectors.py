@@ -422,7 +422,7 @@ def _walk(applications: QuerySet[Application], *, sort: str, state: str, cursor:
 
 class CandidateSearchText(Func):
     """A candidate's username and email upper-cased and joined by a space, as the trigram
-    index of migration 0012 holds them (PostgreSQL): the planner uses an expression index
+    index of migration 0013 holds them (PostgreSQL): the planner uses an expression index
     only for the same expression."""
 
     template = "(UPPER(%(expressions)s::text))"
@@ -452,7 +452,7 @@ def _matching(applications: QuerySet[Application], *, user, query: str) -> Query
     by_course = Q(name__icontains=query) | Q(code__iexact=query)
     candidates = get_user_model().objects.order_by()
     if connection.vendor == "postgresql" and not any(character.isspace() for character in query):
-        # One trigram index over both columns (migration 0012); the space that joins them
+        # One trigram index over both columns (migration 0013); the space that joins them
         # cannot be part of a term without spaces.
         candidates = candidates.annotate(search=CandidateSearchText()).filter(search__contains=Upper(Value(query)))
     else:

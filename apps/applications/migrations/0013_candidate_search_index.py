@@ -28,7 +28,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("applications", "0011_invariantfinding_to_monitoring"),
+        ("applications", "0012_service_words"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
