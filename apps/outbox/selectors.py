@@ -94,3 +94,9 @@ def outbox_failed() -> OutboxSample:
 def outbox_email_exists(*, key: str) -> bool:
     """Whether an email with this idempotency key was ever written (sent or not)."""
     return OutboxEmail.objects.filter(key=key).exists()
+
+
+def outbox_emails_unfinished(*, ids: list[int]) -> set[int]:
+    """Those of ``ids`` still to send (pending): a failed delivery job whose emails are all
+    sent (or given up, reported on their own) healed itself."""
+    return set(OutboxEmail.objects.filter(pk__in=ids, status=OutboxStatus.PENDING).values_list("pk", flat=True))
