@@ -321,3 +321,45 @@ def test_support_first_page_reads_the_verdict_from_a_snapshot_at_most_a_few_seco
 
     redis_db.delete(ATTENTION_KEY)  # as its expiry does
     assert overdue not in client.get("/").content.decode()
+
+
+def _abandon_one_delivery(email_ids):
+    """A delivery job started by a worker that vanished, with no retries left: RQ fails it."""
+    from rq.registry import StartedJobRegistry
+
+    queue = django_rq.get_queue("email")
+    job = queue.enqueue("jobs.outbox.outbox_emails_deliver", email_ids)
+    queue.connection.lrem(queue.key, 1, job.id)
+    job.set_status(JobStatus.STARTED)
+    queue.connection.zadd(StartedJobRegistry(queue=queue).key, {f"{job.id}:lost-execution": 1})
+    StartedJobRegistry(queue=queue).cleanup()
+    assert queue.failed_job_registry.count == 1
+
+
+def test_a_failed_delivery_job_is_an_alarm_until_its_emails_are_sent_then_it_healed():
+    from apps.outbox.models import OutboxEmail, OutboxStatus
+
+    email = OutboxEmail.objects.create(key="healed:1", to=["a@example.com"], subject="s", body_text="b")
+    _abandon_one_delivery([email.pk])
+    assert failed_job_counts()["email"] == 1
+
+    OutboxEmail.objects.filter(pk=email.pk).update(status=OutboxStatus.SENT)  # the outbox sweep sent it since
+
+    assert failed_job_counts()["email"] == 0
+    assert {f.kind: f.count for f in invariants_check(now=timezone.now())}["failed_jobs"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delivery_jobs_enqueued_on_commit_carry_retries():
+    from django.db import transaction
+
+    from apps.outbox.services import Email, outbox_emails_add
+
+    application = make_application()
+    context = {"application": application, "candidate": application.candidate, "course": application.course,
+               "provider": application.course.provider}
+    with transaction.atomic():
+        outbox_emails_add(emails=[Email(key="retry:1", to=["a@example.com"], template="rejected_by_default_candidate",
+                                        context=context)])
+    [job] = django_rq.get_queue("email").get_jobs()
+    assert job.retries_left == 3 and len(job.retry_intervals) == 3
