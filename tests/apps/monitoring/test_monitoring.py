@@ -363,3 +363,24 @@ def test_delivery_jobs_enqueued_on_commit_carry_retries():
                                         context=context)])
     [job] = django_rq.get_queue("email").get_jobs()
     assert job.retries_left == 3 and len(job.retry_intervals) == 3
+
+
+def test_health_warns_when_the_day_s_budget_runs_out_before_the_queue_drains(client, settings):
+    from apps.monitoring.health import health_context
+
+    settings.EMAIL_DAILY_BUDGET = 2
+    for n in range(3):
+        OutboxEmail.objects.create(key=f"budget:{n}", to=["a@example.com"], subject="s", body_text="b")
+    context = health_context(now=timezone.now())
+    assert any("budget runs out before the queue drains: 3 emails waiting, 2 left" in w for w in context["verdict"].warnings)
+    settings.EMAIL_DAILY_BUDGET = 3
+    assert not any("budget" in w for w in health_context(now=timezone.now())["verdict"].warnings)
+
+
+def test_the_time_to_empty_an_email_queue_is_never_shorter_than_the_cap_allows():
+    from apps.monitoring.health import Drain
+
+    # 600 sent in the last minute (10/s), 300 waiting behind 300 time-critical ones, cap 5/s.
+    drain = Drain("emails: bulk", 300, None, 600, cap_per_second=5, ahead=300)
+    assert drain.seconds_to_empty == 120
+    assert Drain("emails: bulk", 300, None, 600).seconds_to_empty == 30
