@@ -201,6 +201,13 @@ def outbox_emails_deliver(*, email_ids: list[int]) -> DeliveryResult:
                 result.handed_on += len(rest)
                 _hand_on(rest, token, queue, after=None, reason="time budget spent")
                 break
+            try:
+                outgoing = _outgoing(email)  # rendered before its slot: sent right at it
+            except Exception as exc:
+                result.failed += 1
+                logger.exception("email %s (%s) could not be rendered, attempt %s", email.pk, email.key, email.attempts)
+                _record_failure(email, token, exc)
+                continue
             slot = rate.wait_for_slot(lane=lane, now_fn=timezone.now, give_up_after=BULK_WAIT_SECONDS)
             if slot.outcome != "ok":
                 result.handed_on += len(rest)
@@ -217,7 +224,7 @@ def outbox_emails_deliver(*, email_ids: list[int]) -> DeliveryResult:
                 result.failed += len(rest)
                 break
             try:
-                sender.send(_outgoing(email))
+                sender.send(outgoing)
             except TemporaryRefusal as refusal:
                 pause = rate.back_off_sender()
                 logger.warning("provider asked to back off (%s): every sender pauses %ss", refusal, pause)
@@ -251,5 +258,6 @@ def _hand_on_refused_slot(slot: rate.Reservation, rest: list[int], token: str, q
         _hand_on(rest, token, queue, after=until, reason="daily budget spent")
     elif slot.outcome == "backoff":
         _hand_on(rest, token, queue, after=timedelta(seconds=max(1.0, slot.wait)), reason="sender backing off")
-    else:  # busy: time-critical emails hold the cap; bulk waits its turn at the back of its queue
-        _hand_on(rest, token, queue, after=timedelta(seconds=1), reason="cap taken by time-critical emails")
+    else:  # busy: time-critical emails hold the cap; bulk goes to the back of its queue, and the
+        # worker takes any time-critical job waiting first (workers list `email` before `email_bulk`)
+        _hand_on(rest, token, queue, after=None, reason="cap taken by time-critical emails")

@@ -1,13 +1,14 @@
 """The provider's limits, shared by every sender on every host: one Lua script in Redis.
 
 **Rate cap.** Sends are paced, not counted in windows: each send reserves the next free
-slot, ``max(1 / EMAIL_RATE_PER_SECOND, 60 / EMAIL_RATE_PER_MINUTE)`` seconds after the
-one before (GCRA, a token bucket of depth one, kept as one "next free slot" time in Redis,
+slot, ``max(1 / EMAIL_RATE_PER_SECOND, 60 / EMAIL_RATE_PER_MINUTE) / CAP_HEADROOM`` seconds
+after the one before (GCRA, a token bucket of depth one, kept as one "next free slot" time in Redis,
 read with Redis' own clock so hosts' clocks do not matter). Slots are spaced by at least
 that interval, so any window of a second holds at most ``EMAIL_RATE_PER_SECOND`` slots and
-any window of a minute at most ``EMAIL_RATE_PER_MINUTE``; a sender sends at its slot
-(it sleeps until then), so the provider sees the same, plus at most one email per sender
-that was paused between its reservation and its send.
+any window of a minute at most ``EMAIL_RATE_PER_MINUTE`` less 1 %; a sender renders the
+email first, then sleeps until its slot and sends, so the provider sees the same, within
+the 1 % headroom for jitter, plus at most one email per sender paused between its
+reservation and its send.
 
 **Lanes.** A time-critical (``email``) sender may reserve up to ``RESERVE_AHEAD`` ahead;
 a bulk (``email_bulk``) sender only a slot that is free now. While time-critical senders
@@ -40,6 +41,9 @@ from django.conf import settings
 from apps.core.redis import redis_connection
 
 RESERVE_AHEAD_SECONDS = 1.0
+#: Slots are paced at this share of the cap: 1 % of the window (10 ms of a second, 0.6 s of
+#: a minute) absorbs the jitter between a slot and the provider receiving the email.
+CAP_HEADROOM = 0.99
 BACKOFF_FIRST_SECONDS = 5
 BACKOFF_MAX_SECONDS = 300
 PREFIX = "apply:email:rate"
@@ -77,7 +81,7 @@ _OUTCOMES = {0: "ok", 1: "backoff", 2: "budget", 3: "busy"}
 
 def interval_seconds() -> float:
     per_second, per_minute = settings.EMAIL_RATE_PER_SECOND, settings.EMAIL_RATE_PER_MINUTE
-    return max(1 / per_second if per_second else 0.0, 60 / per_minute if per_minute else 0.0)
+    return max(1 / per_second if per_second else 0.0, 60 / per_minute if per_minute else 0.0) / CAP_HEADROOM
 
 
 def _day_key(now: datetime) -> str:

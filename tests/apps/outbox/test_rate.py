@@ -3,7 +3,6 @@
 import django_rq
 import pytest
 from django.utils import timezone
-from rq.registry import ScheduledJobRegistry
 
 from apps.core.redis import redis_connection
 from apps.outbox import rate
@@ -21,15 +20,15 @@ def test_sends_are_paced_at_the_cap_whatever_the_number_of_senders(smtp, setting
     assert outbox_emails_deliver(email_ids=[e.pk for e in emails]).sent == 30
 
     received = sorted(smtp.first_received_at.values())
-    # Any 21 consecutive sends span at least a second, less the loopback's jitter: no second holds more than 20.
-    assert min(b - a for a, b in zip(received, received[20:])) >= 0.95
+    # Any 21 consecutive sends span more than a second: no second holds more than 20.
+    assert min(b - a for a, b in zip(received, received[20:])) > 1.0
 
 
 def test_the_interval_is_the_stricter_of_the_two_caps(settings):
     settings.EMAIL_RATE_PER_SECOND, settings.EMAIL_RATE_PER_MINUTE = 50, 600
-    assert rate.interval_seconds() == pytest.approx(0.1)
+    assert rate.interval_seconds() == pytest.approx(0.1 / rate.CAP_HEADROOM)
     settings.EMAIL_RATE_PER_SECOND, settings.EMAIL_RATE_PER_MINUTE = 5, 3000
-    assert rate.interval_seconds() == pytest.approx(0.2)
+    assert rate.interval_seconds() == pytest.approx(0.2 / rate.CAP_HEADROOM)
     settings.EMAIL_RATE_PER_SECOND = settings.EMAIL_RATE_PER_MINUTE = 0
     assert rate.interval_seconds() == 0
 
@@ -42,7 +41,7 @@ def test_time_critical_senders_keep_the_next_slot_and_bulk_gets_what_they_leave(
     # The next slot is 500 ms away: time-critical may reserve it, bulk may not (it is not free now).
     assert rate.reserve(lane="bulk", now=now).outcome == "busy"
     second = rate.reserve(lane="urgent", now=now)
-    assert second.outcome == "ok" and 0.4 < second.wait <= 0.5
+    assert second.outcome == "ok" and 0.4 < second.wait <= 0.5 / rate.CAP_HEADROOM
     # More than RESERVE_AHEAD taken: time-critical waits too, without reserving.
     rate.reserve(lane="urgent", now=now)
     assert rate.reserve(lane="urgent", now=now).outcome == "busy"
@@ -61,7 +60,7 @@ def test_a_bulk_batch_that_finds_the_cap_taken_hands_itself_back(smtp, settings,
 
     assert (result.sent, result.handed_on) == (0, 1)
     assert smtp.messages == []
-    assert ScheduledJobRegistry(queue=django_rq.get_queue("email_bulk")).count == 1
+    assert django_rq.get_queue("email_bulk").count == 1  # at the back of its queue
 
 
 def test_the_daily_budget_stops_sending_until_midnight(smtp, settings):
