@@ -1,17 +1,18 @@
 """The provider's limits, shared by every sender on every host: one Lua script in Redis.
 
 **Rate cap.** Sends are paced, not counted in windows: each send reserves the next free
-slot, ``max(1 / EMAIL_RATE_PER_SECOND, 60 / EMAIL_RATE_PER_MINUTE) / CAP_HEADROOM`` seconds
-after the one before (GCRA, a token bucket of depth one, kept as one "next free slot" time in Redis,
+slot, ``max(1.02 / EMAIL_RATE_PER_SECOND, 60.5 / EMAIL_RATE_PER_MINUTE)`` seconds after
+the one before (GCRA, a token bucket of depth one, kept as one "next free slot" time in Redis,
 read with Redis' own clock so hosts' clocks do not matter). Slots are spaced by at least
 that interval, so any window of a second holds at most ``EMAIL_RATE_PER_SECOND`` slots and
-any window of a minute at most ``EMAIL_RATE_PER_MINUTE`` less 1 %; a sender renders the
-email first, then sleeps until its slot and sends, so the provider sees the same, within
-the 1 % headroom for jitter, plus at most one email per sender paused between its
-reservation and its send.
+any window of a minute at most ``EMAIL_RATE_PER_MINUTE``, with 20 ms and 0.5 s to spare;
+a sender renders the email first, then sleeps until its slot and sends, so the provider
+sees the same as long as the jitter stays under those, plus at most one email per
+sender paused between its reservation and its send.
 
 **Lanes.** A time-critical (``email``) sender may reserve up to ``RESERVE_AHEAD`` ahead;
-a bulk (``email_bulk``) sender only a slot that is free now. While time-critical senders
+a bulk (``email_bulk``) sender only a slot at most a sliver away (10 ms, or a quarter of
+the interval), that is a slot no time-critical sender took an interval ahead. While time-critical senders
 have work they keep the next slot taken, so bulk gets only the slots they leave.
 
 **Daily budget.** ``EMAIL_DAILY_BUDGET`` sends per UTC day, counted in Redis; when the
@@ -41,9 +42,12 @@ from django.conf import settings
 from apps.core.redis import redis_connection
 
 RESERVE_AHEAD_SECONDS = 1.0
-#: Slots are paced at this share of the cap: 1 % of the window (10 ms of a second, 0.6 s of
-#: a minute) absorbs the jitter between a slot and the provider receiving the email.
-CAP_HEADROOM = 0.99
+BULK_AHEAD_SECONDS = 0.01
+#: Slots are spaced as if each window were this much longer: it absorbs the jitter between
+#: a slot and the provider receiving the email (a busy host, the SMTP round trips). It costs
+#: 2 % of a per-second cap (50/s: one every 20.4 ms) and 0.8 % of a per-minute one.
+JITTER_SECOND = 0.02
+JITTER_MINUTE = 0.5
 BACKOFF_FIRST_SECONDS = 5
 BACKOFF_MAX_SECONDS = 300
 PREFIX = "apply:email:rate"
@@ -79,9 +83,18 @@ class Reservation:
 _OUTCOMES = {0: "ok", 1: "backoff", 2: "budget", 3: "busy"}
 
 
+def bulk_ahead_seconds() -> float:
+    """How far ahead bulk may reserve: a sliver, so it takes only a slot nobody took by then
+    (time-critical senders reserve their next slot right after each send, an interval ahead)."""
+    return min(BULK_AHEAD_SECONDS, interval_seconds() / 4)
+
+
 def interval_seconds() -> float:
     per_second, per_minute = settings.EMAIL_RATE_PER_SECOND, settings.EMAIL_RATE_PER_MINUTE
-    return max(1 / per_second if per_second else 0.0, 60 / per_minute if per_minute else 0.0) / CAP_HEADROOM
+    return max(
+        (1 + JITTER_SECOND) / per_second if per_second else 0.0,
+        (60 + JITTER_MINUTE) / per_minute if per_minute else 0.0,
+    )
 
 
 def _day_key(now: datetime) -> str:
@@ -106,7 +119,7 @@ def reserve(*, lane: str, now: datetime) -> Reservation:
 
     The day's counter is expected to exist (``prepare_day``, once per batch)."""
     key = _day_key(now)
-    ahead = RESERVE_AHEAD_SECONDS if lane == "urgent" else 0.0
+    ahead = RESERVE_AHEAD_SECONDS if lane == "urgent" else bulk_ahead_seconds()
     code, micros = redis_connection().eval(
         _RESERVE, 3, f"{PREFIX}:next-slot", key, f"{PREFIX}:backoff",
         int(interval_seconds() * 1_000_000), int(ahead * 1_000_000), settings.EMAIL_DAILY_BUDGET,
@@ -129,8 +142,9 @@ def wait_for_slot(*, lane: str, now_fn, give_up_after: float) -> Reservation:
             return reservation
         if reservation.outcome != "busy" or time.monotonic() >= deadline:
             return reservation
-        # Jitter so that polling bulk senders do not wake in step.
-        time.sleep(min(reservation.wait + random.uniform(0, interval_seconds()), max(0.0, deadline - time.monotonic()) + 0.001))
+        # Wake when the slot comes within reach (jitter: polling bulk senders do not wake in step).
+        pause = reservation.wait + random.uniform(0, bulk_ahead_seconds() / 2)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic()) + 0.001))
 
 
 def back_off_sender() -> float:
