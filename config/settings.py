@@ -192,10 +192,15 @@ APPLY_CANDIDATE_EMAIL_DELAY_SECONDS = env.int_("APPLY_CANDIDATE_EMAIL_DELAY_SECO
 APPLY_CLAIM_TTL_SECONDS = env.int_("APPLY_CLAIM_TTL_SECONDS", 180)
 # How long a delivery job holds an email it is sending; a sender killed mid-send frees it then.
 OUTBOX_LEASE_SECONDS = env.int_("OUTBOX_LEASE_SECONDS", 60)
-# Emails per delivery job (one SMTP connection each), and how many sent emails are marked
-# sent in one statement: the most a crash between sending and marking can send twice.
+# Emails per delivery job (one SMTP connection each). Each is marked sent in its own commit.
 OUTBOX_BATCH_SIZE = env.int_("OUTBOX_BATCH_SIZE", 200)
-OUTBOX_MARK_SENT_EVERY = env.int_("OUTBOX_MARK_SENT_EVERY", 20)
+# A sender renews and checks its lease before each group of this many emails (and after
+# any second without a check): it never sends a row another sender has since taken.
+OUTBOX_LEASE_CHECK_EVERY = env.int_("OUTBOX_LEASE_CHECK_EVERY", 20)
+# A delivery job sends for at most this long, then hands the rest to a new job (jobs time out at 25 s).
+OUTBOX_JOB_SECONDS = env.int_("OUTBOX_JOB_SECONDS", 15)
+# The class that sends (apps/outbox/senders.py): Django's email backend below.
+OUTBOX_SENDER = env.str_("OUTBOX_SENDER", "apps.outbox.senders.DjangoEmailSender")
 # The outbox sweep requeues a pending email only this long after it became available (or
 # after its last failed attempt's backoff): its own delivery job normally sends it first.
 OUTBOX_REQUEUE_AFTER_SECONDS = env.int_("OUTBOX_REQUEUE_AFTER_SECONDS", 120)
@@ -216,6 +221,14 @@ DEFAULT_FROM_EMAIL = env.str_("DEFAULT_FROM_EMAIL", "Apply <noreply@apply.localh
 SUPPORT_EMAIL = env.str_("SUPPORT_EMAIL", "support@apply.localhost")
 # Right-hand side of outbox Message-IDs: <outbox key>@<domain>.
 EMAIL_MESSAGE_ID_DOMAIN = env.str_("EMAIL_MESSAGE_ID_DOMAIN", "apply.localhost")
+# The provider's limits, shared by every sender (apps/outbox/rate.py); 0 turns one off.
+# Defaults: GOV.UK Notify's for a live service (3,000 a minute, 250,000 a day).
+EMAIL_RATE_PER_SECOND = env.int_("EMAIL_RATE_PER_SECOND", 50)
+EMAIL_RATE_PER_MINUTE = env.int_("EMAIL_RATE_PER_MINUTE", 3000)
+EMAIL_DAILY_BUDGET = env.int_("EMAIL_DAILY_BUDGET", 250000)
+for _name in ("EMAIL_RATE_PER_SECOND", "EMAIL_RATE_PER_MINUTE", "EMAIL_DAILY_BUDGET", "OUTBOX_LEASE_CHECK_EVERY"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 or more, got {globals()[_name]}.")
 
 # --- Auth --------------------------------------------------------------------------
 # django-axes first: it refuses a locked-out sign-in before any password is hashed. Then

@@ -44,7 +44,7 @@ def outbox_emails_deliver(email_ids) -> dict:
     """Batch job: send the given outbox emails (claimed in one statement; sent or leased ones are skipped)."""
     result = services.outbox_emails_deliver(email_ids=id_list(email_ids, name="email_ids"))
     job = get_current_job()
-    emails_recorded(job.origin if job is not None else "none", sent=result.sent, failed=result.failed)
+    emails_recorded(job.origin if job is not None else "none", sent=result.sent, failed=result.failed + result.given_up)
     logger.info("outbox_emails_deliver: %s", asdict(result))
     return asdict(result)
 

@@ -32,3 +32,7 @@ os.environ["REDIS_URL"] = TEST_REDIS_URL
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
 os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
 os.environ.setdefault("LOG_FORMAT", "text")
+# No provider cap unless a test sets one (tests/apps/outbox/test_rate.py): the suite's
+# processes send thousands of emails to loopback servers.
+for _name in ("EMAIL_RATE_PER_SECOND", "EMAIL_RATE_PER_MINUTE", "EMAIL_DAILY_BUDGET"):
+    os.environ.setdefault(_name, "0")

@@ -118,6 +118,14 @@ class ApplyCollector:
             length.add_metric([name], Queue(name, connection=connection).count)
         families += [alive, busy, listening, length]
 
+        from apps.outbox.selectors import email_budget_left
+
+        left = email_budget_left(now=timezone.now())
+        budget = GaugeMetricFamily("apply_email_budget_left", "Sends left in today's email budget (UTC day)")
+        if left is not None:  # no sample without a budget
+            budget.add_metric([], left)
+        families.append(budget)
+
         now = timezone.now()
         liveness = clock_liveness(connection, now)
         clocks = GaugeMetricFamily("apply_clocks_alive", "Clocks that sent a heartbeat in the last 15 s")

@@ -17,7 +17,7 @@ from apps.core.redis import redis_connection
 from apps.monitoring.invariants import DESCRIPTIONS
 from apps.monitoring.job_registries import FailedJobs, failed_jobs, worker_count
 from apps.monitoring.selectors import invariant_findings_latest, invariant_findings_recent
-from apps.outbox.selectors import outbox_backlog
+from apps.outbox.selectors import email_budget_left, email_cap_per_second, outbox_backlog
 from apps.scheduling.clock_state import ENTRIES_KEY, ClockState, clock_liveness
 
 #: A deadline processed within this is the sweeps working as designed (one every minute,
@@ -46,6 +46,10 @@ class Drain:
     backlog: int
     oldest: datetime | None
     done_last_minute: int
+    #: Emails only: the provider cap every sender shares, and the emails ahead in the cap
+    #: (time-critical ones go before bulk).
+    cap_per_second: float = 0.0
+    ahead: int = 0
 
     @property
     def per_second(self) -> float:
@@ -53,19 +57,27 @@ class Drain:
 
     @property
     def seconds_to_empty(self) -> int | None:
-        """Expected time to empty at the last minute's rate; None while nothing drains."""
+        """Expected time to empty at the last minute's rate, never faster than the cap allows
+        (with the emails ahead of it); None while nothing drains."""
         if not self.backlog:
             return 0
-        return round(self.backlog / self.per_second) if self.done_last_minute else None
+        if not self.done_last_minute:
+            return None
+        seconds = self.backlog / self.per_second
+        if self.cap_per_second:
+            seconds = max(seconds, (self.ahead + self.backlog) / self.cap_per_second)
+        return round(seconds)
 
 
 def _drains(overdue: list[Overdue]) -> list[Drain]:
     done = timed_transitions_last_minute()
     rules = [Drain(rule_title(item.rule), item.count, item.oldest, done[item.rule]) for item in overdue]
-    emails = [
-        Drain(f"emails: {item.label.lower()}", item.pending, item.oldest_available_at, item.sent_last_minute)
-        for item in outbox_backlog()
-    ]
+    cap = email_cap_per_second()
+    emails, ahead = [], 0
+    for item in outbox_backlog():  # time-critical first: it goes first in the cap
+        emails.append(Drain(f"emails: {item.label.lower()}", item.pending, item.oldest_available_at,
+                            item.sent_last_minute, cap_per_second=cap, ahead=ahead))
+        ahead += item.pending
     return rules + emails
 
 
@@ -138,6 +150,16 @@ def health_verdict(
         stuck = drain.oldest is not None and (now - drain.oldest).total_seconds() > EMAIL_STUCK_SECONDS
         if drain.name.startswith("emails") and drain.backlog and drain.seconds_to_empty is None and stuck:
             verdict.problems.append(f"{drain.name}: {drain.backlog} waiting and none sent in the last minute.")
+    waiting = sum(drain.backlog for drain in drains or [] if drain.name.startswith("emails"))
+    try:
+        left = email_budget_left(now=now) if waiting else None
+    except RedisError:
+        left = None
+    if left is not None and waiting > left:
+        message = (f"Today's email budget runs out before the queue drains: {waiting} emails waiting, "
+                   f"{left} left in the budget; the rest wait for midnight UTC.")
+        logger.warning(message)
+        verdict.warnings.append(message)
     for finding in latest or []:
         if not finding.ok:
             verdict.warnings.append(

@@ -1,7 +1,8 @@
 """What RQ's registries in Redis say about the jobs: the one place monitoring reads them.
 
 Failed jobs per queue (less the sweeps a killed worker abandoned, which the next tick
-redoes) and the workers alive. Every function raises RedisError when Redis does not answer.
+redoes, and the delivery jobs whose emails were all sent since, by a retry or the outbox
+sweep: work that healed itself) and the workers alive. Every function raises RedisError when Redis does not answer.
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ from rq.job import Job
 from rq.worker import Worker
 
 from apps.core.redis import redis_connection, rq_queue_named
+from apps.outbox.models import OutboxQueue
+from apps.outbox.selectors import outbox_emails_unfinished
+
+DELIVERY_JOB = "jobs.outbox.outbox_emails_deliver"
 
 ABANDONED_SAMPLE = 500  # abandoned sweeps looked at per check: a handful normally
 
@@ -35,12 +40,31 @@ def _abandoned_sweep_ids() -> list[str]:
     return abandoned
 
 
+def _healed_delivery_count(queue: str) -> int:
+    """Failed delivery jobs of ``queue`` none of whose emails is still to send (one query for the sample)."""
+    registry = rq_queue_named(queue).failed_job_registry
+    jobs = [
+        job
+        for job in Job.fetch_many(registry.get_job_ids(0, ABANDONED_SAMPLE - 1), connection=registry.connection)
+        if job is not None and job.func_name == DELIVERY_JOB and job.args
+    ]
+    ids_of = {}
+    for job in jobs:
+        try:
+            ids_of[job.id] = [int(pk) for pk in job.args[0]]
+        except (TypeError, ValueError):
+            continue  # bad arguments: a failure support should see
+    unfinished = outbox_emails_unfinished(ids=[pk for ids in ids_of.values() for pk in ids])
+    return sum(1 for ids in ids_of.values() if not unfinished.intersection(ids))
+
+
 @dataclass(frozen=True)
 class FailedJobs:
     """RQ's failed registries, read once: what needs support per queue, and the abandoned sweeps left out."""
 
     per_queue: dict[str, int]
     abandoned_sweeps: int
+    healed_deliveries: int = 0
 
     @property
     def total(self) -> int:
@@ -49,11 +73,18 @@ class FailedJobs:
 
 def failed_jobs() -> FailedJobs:
     """Every failed process and delivery job and every sweep that raised, per queue; sweeps
-    abandoned by a killed worker are counted apart (the next tick redoes them)."""
+    abandoned by a killed worker (the next tick redoes them) and delivery jobs whose emails
+    have all been sent or given up since are counted apart."""
     counts = {name: rq_queue_named(name).failed_job_registry.count for name in settings.RQ_QUEUES}
     abandoned = len(_abandoned_sweep_ids()) if counts.get("sweeps") else 0
     counts["sweeps"] -= abandoned
-    return FailedJobs(per_queue=counts, abandoned_sweeps=abandoned)
+    healed = 0
+    for queue in OutboxQueue.values:
+        if counts.get(queue):
+            healed_here = _healed_delivery_count(queue)
+            counts[queue] -= healed_here
+            healed += healed_here
+    return FailedJobs(per_queue=counts, abandoned_sweeps=abandoned, healed_deliveries=healed)
 
 
 def failed_job_counts() -> dict[str, int]:

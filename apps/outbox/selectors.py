@@ -94,3 +94,29 @@ def outbox_failed() -> OutboxSample:
 def outbox_email_exists(*, key: str) -> bool:
     """Whether an email with this idempotency key was ever written (sent or not)."""
     return OutboxEmail.objects.filter(key=key).exists()
+
+
+def outbox_emails_unfinished(*, ids: list[int]) -> set[int]:
+    """Those of ``ids`` still to send (pending): a failed delivery job whose emails are all
+    sent (or given up, reported on their own) healed itself."""
+    return set(OutboxEmail.objects.filter(pk__in=ids, status=OutboxStatus.PENDING).values_list("pk", flat=True))
+
+
+def email_cap_per_second() -> float:
+    """The provider cap every sender shares, per second (0: no cap)."""
+    from apps.outbox.rate import interval_seconds
+
+    interval = interval_seconds()
+    return 1 / interval if interval else 0.0
+
+
+def email_budget_left(*, now) -> int | None:
+    """Sends left in today's budget (UTC day), or None without a budget. Reads Redis."""
+    from django.conf import settings
+
+    from apps.outbox.rate import day_sent
+
+    if not settings.EMAIL_DAILY_BUDGET:
+        return None
+    return max(0, settings.EMAIL_DAILY_BUDGET - day_sent(now))
+

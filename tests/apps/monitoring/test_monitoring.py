@@ -331,3 +331,66 @@ def test_health_names_the_rules_as_the_schedule_page_does():
 
     titles = {entry.display_title for entry in clock.TIMETABLE}
     assert set(RULE_TITLES.values()) <= titles
+
+
+def _abandon_one_delivery(email_ids):
+    """A delivery job started by a worker that vanished, with no retries left: RQ fails it."""
+    from rq.registry import StartedJobRegistry
+
+    queue = django_rq.get_queue("email")
+    job = queue.enqueue("jobs.outbox.outbox_emails_deliver", email_ids)
+    queue.connection.lrem(queue.key, 1, job.id)
+    job.set_status(JobStatus.STARTED)
+    queue.connection.zadd(StartedJobRegistry(queue=queue).key, {f"{job.id}:lost-execution": 1})
+    StartedJobRegistry(queue=queue).cleanup()
+    assert queue.failed_job_registry.count == 1
+
+
+def test_a_failed_delivery_job_is_an_alarm_until_its_emails_are_sent_then_it_healed():
+    from apps.outbox.models import OutboxEmail, OutboxStatus
+
+    email = OutboxEmail.objects.create(key="healed:1", to=["a@example.com"], subject="s", body_text="b")
+    _abandon_one_delivery([email.pk])
+    assert failed_job_counts()["email"] == 1
+
+    OutboxEmail.objects.filter(pk=email.pk).update(status=OutboxStatus.SENT)  # the outbox sweep sent it since
+
+    assert failed_job_counts()["email"] == 0
+    assert {f.kind: f.count for f in invariants_check(now=timezone.now())}["failed_jobs"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delivery_jobs_enqueued_on_commit_carry_retries():
+    from django.db import transaction
+
+    from apps.outbox.services import Email, outbox_emails_add
+
+    application = make_application()
+    context = {"application": application, "candidate": application.candidate, "course": application.course,
+               "provider": application.course.provider}
+    with transaction.atomic():
+        outbox_emails_add(emails=[Email(key="retry:1", to=["a@example.com"], template="rejected_by_default_candidate",
+                                        context=context)])
+    [job] = django_rq.get_queue("email").get_jobs()
+    assert job.retries_left == 3 and len(job.retry_intervals) == 3
+
+
+def test_health_warns_when_the_day_s_budget_runs_out_before_the_queue_drains(client, settings):
+    from apps.monitoring.health import health_context
+
+    settings.EMAIL_DAILY_BUDGET = 2
+    for n in range(3):
+        OutboxEmail.objects.create(key=f"budget:{n}", to=["a@example.com"], subject="s", body_text="b")
+    context = health_context(now=timezone.now())
+    assert any("budget runs out before the queue drains: 3 emails waiting, 2 left" in w for w in context["verdict"].warnings)
+    settings.EMAIL_DAILY_BUDGET = 3
+    assert not any("budget" in w for w in health_context(now=timezone.now())["verdict"].warnings)
+
+
+def test_the_time_to_empty_an_email_queue_is_never_shorter_than_the_cap_allows():
+    from apps.monitoring.health import Drain
+
+    # 600 sent in the last minute (10/s), 300 waiting behind 300 time-critical ones, cap 5/s.
+    drain = Drain("emails: bulk", 300, None, 600, cap_per_second=5, ahead=300)
+    assert drain.seconds_to_empty == 120
+    assert Drain("emails: bulk", 300, None, 600).seconds_to_empty == 30

@@ -129,7 +129,7 @@ def test_delayed_and_staggered_delivery_jobs_reach_redis_on_commit(settings):
 
 
 def test_a_batch_is_claimed_at_once_and_sent_over_one_connection(smtp, settings):
-    settings.OUTBOX_MARK_SENT_EVERY = 3
+    settings.OUTBOX_LEASE_CHECK_EVERY = 3
     emails = [add(f"batch:{n}") for n in range(7)]
 
     result = outbox_emails_deliver(email_ids=[email.pk for email in emails])
