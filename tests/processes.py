@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from django.db import connection
@@ -106,6 +107,15 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def ready_with_redis(port: int) -> bool:
+    """The web on ``port`` answers /readyz 200 with Redis "ok" (False while it cannot)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            return response.status == 200 and b'"redis": "ok"' in response.read()
+    except OSError:
+        return False
 
 
 def redis_server_args(port: int) -> list[str]:

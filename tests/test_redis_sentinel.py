@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from apps.applications.models import Application, ApplicationState
 from config.redis_settings import queue_connection
 from tests.conftest import free_port
 from tests.factories import make_course, make_cycle, make_user
-from tests.processes import child_env, clock_args, wait_until, worker_args
+from tests.processes import child_env, clock_args, ready_with_redis, wait_until, worker_args
 from tests.test_deploy_files import _procfile
 
 MASTER = "apply"
@@ -183,15 +182,8 @@ def test_web_worker_and_clock_follow_a_failover_of_the_primary(sentinel_redis, p
     web = processes.start("web", argv, {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",
                                         "DJANGO_STATIC_ROOT": str(tmp_path / "static")})
 
-    def readyz():
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-                return response.status == 200 and b'"redis": "ok"' in response.read()
-        except OSError:
-            return False
-
     wait_until(lambda: all_rejected(first), timeout=60, message=f"the first rejections ({worker.output()[-1500:]})")
-    wait_until(readyz, timeout=60, message=f"/readyz through Sentinel ({web.output()[-1500:]})")
+    wait_until(lambda: ready_with_redis(port), timeout=60, message=f"/readyz through Sentinel ({web.output()[-1500:]})")
 
     killed_at = time.monotonic()
     old = sentinel_redis.kill_primary()
@@ -203,7 +195,7 @@ def test_web_worker_and_clock_follow_a_failover_of_the_primary(sentinel_redis, p
     wait_until(lambda: all_rejected(second), timeout=90,
                message=f"rejections after the failover (worker: {worker.output()[-1500:]} clock: {clock.output()[-800:]})")
     recovered_after = time.monotonic() - killed_at
-    wait_until(readyz, timeout=30, message="/readyz after the failover")
+    wait_until(lambda: ready_with_redis(port), timeout=30, message="/readyz after the failover")
     wait_until(lambda: _pings(client), timeout=30, message="the test's own client to reconnect")
     assert client.connection_pool.get_master_address() == ("127.0.0.1", sentinel_redis.replica_port)
     assert Redis(port=sentinel_redis.replica_port).info("replication")["role"] == "master"

@@ -9,7 +9,6 @@ password and an untrusted certificate fail with errors that say so.
 import shutil
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from django_rq.connection_utils import get_redis_connection
 from redis.exceptions import AuthenticationError, ConnectionError as RedisConnectionError
 
 from tests.conftest import free_port
-from tests.processes import child_env, clock_args, wait_until, worker_args
+from tests.processes import child_env, clock_args, ready_with_redis, wait_until, worker_args
 from tests.test_deploy_files import _procfile
 
 pytestmark = pytest.mark.processes
@@ -119,14 +118,7 @@ def test_web_worker_and_clock_work_over_tls(tls_redis, processes, tmp_path):
          "DJANGO_STATIC_ROOT": str(tmp_path / "static")},
     )
 
-    def readyz():
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-                return response.status == 200 and b'"redis": "ok"' in response.read()
-        except OSError:
-            return False
-
-    wait_until(readyz, timeout=60, message=f"/readyz over TLS ({web.output()[-1500:]})")
+    wait_until(lambda: ready_with_redis(port), timeout=60, message=f"/readyz over TLS ({web.output()[-1500:]})")
 
     connection = get_redis_connection({"URL": tls_redis["url"]})
 
