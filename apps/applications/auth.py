@@ -5,7 +5,7 @@ The support role is the permission ``applications.act_as_support``, held through
 status alone only lets a user into the admin, where their permissions decide the rest.
 """
 
-from functools import wraps
+from functools import cache, wraps
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
@@ -20,13 +20,15 @@ SUPPORT_PERMISSION = "applications.act_as_support"
 SUPPORT_GROUP = "Support"
 
 
+@cache
 def _holds_support_permission() -> RawSQL:
     """Whether the user row holds SUPPORT_PERMISSION, directly or through a group, as SQL.
 
     Written out rather than built from ``Permission.objects.filter(...)`` inside ``Exists``:
     building and compiling that subquery on every request cost 1.1 ms of the 1.7 ms the user's
     query took (measured at a million applications); this string is the same question, a
-    constant. ``test_auth`` checks it against ``has_perm`` for every way of holding it.
+    constant, built once. ``tests/apps/applications/test_support_role.py`` checks it against
+    ``has_perm`` for every way of holding it.
     """
     app_label, codename = SUPPORT_PERMISSION.split(".")
     user_model = get_user_model()
