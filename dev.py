@@ -143,9 +143,12 @@ def up() -> int:
 PGBOUNCER = "/usr/sbin/pgbouncer"
 
 
-def start_pgbouncer(database_url: str, workdir: Path) -> tuple[subprocess.Popen, str, str]:
+def start_pgbouncer(database_url: str, workdir: Path, *, pool_size: int = 40,
+                    query_wait_timeout: int = 120) -> tuple[subprocess.Popen, str, str]:
     """Debian's pgbouncer on a free loopback port, transaction pooling, trust auth, in front of
-    ``database_url``'s server; returns it, the URL through it and its admin console's URL."""
+    ``database_url``'s server; returns it, the URL through it and its admin console's URL.
+    ``pool_size`` server sessions per database and user; a client that waits longer than
+    ``query_wait_timeout`` seconds for one is disconnected with an error (tests/test_fleet_faults.py)."""
     from urllib.parse import urlparse
 
     url = urlparse(database_url)
@@ -165,7 +168,8 @@ def start_pgbouncer(database_url: str, workdir: Path) -> tuple[subprocess.Popen,
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         f"auth_type = trust\nauth_file = {workdir / 'users.txt'}\nadmin_users = {user}\n"
-        "pool_mode = transaction\nmax_client_conn = 2000\ndefault_pool_size = 40\n"
+        f"pool_mode = transaction\nmax_client_conn = 2000\ndefault_pool_size = {pool_size}\n"
+        f"query_wait_timeout = {query_wait_timeout}\n"
         # pgbouncer refuses to run as root; as root it changes to this user after start-up.
         + ("user = postgres\n" if os.geteuid() == 0 else "")
     )

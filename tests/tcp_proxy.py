@@ -1,13 +1,19 @@
-"""A TCP proxy on loopback that a test can cut and restore: the database "unreachable for a while"."""
+"""A TCP proxy on loopback that a test can cut and restore: the database "unreachable for a while".
+
+``delay`` (seconds, 0 by default, changeable while it runs) holds every chunk that long before
+passing it on, both ways: a slow link between hosts on a kernel without ``netem``.
+"""
 
 import socket
 import threading
+import time
 
 
 class TcpProxy:
     def __init__(self, target_port: int, target_host: str = "127.0.0.1", listen_host: str = "127.0.0.1"):
         self.target = (target_host, target_port)
         self.listen_host = listen_host
+        self.delay = 0.0
         self._listener = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -57,10 +63,11 @@ class TcpProxy:
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                if self.delay:
+                    time.sleep(self.delay)
                 sink.sendall(data)
         except OSError:
             pass

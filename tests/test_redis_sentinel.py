@@ -35,20 +35,20 @@ S = ApplicationState
 class SentinelRedis:
     """A primary, a replica and three Sentinels, each a real process on loopback."""
 
-    def __init__(self, tmp_path: Path):
-        self.tmp = tmp_path
+    def __init__(self, tmp_path: Path, address: str = "127.0.0.1"):
+        self.tmp, self.address = tmp_path, address
         self.servers: dict[int, subprocess.Popen] = {}
         self.sentinels: dict[int, subprocess.Popen] = {}
         self._logs = []
         self.primary_port, self.replica_port = free_port(), free_port()
         self._server(self.primary_port)
-        self._server(self.replica_port, "--replicaof", "127.0.0.1", str(self.primary_port))
+        self._server(self.replica_port, "--replicaof", address, str(self.primary_port))
         for _ in range(3):
             port = free_port()
             conf = tmp_path / f"sentinel-{port}.conf"  # Sentinel rewrites its file: one each
             conf.write_text(
-                f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
-                f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2\n"
+                f"port {port}\nbind {address}\ndir {tmp_path}\n"
+                f"sentinel monitor {MASTER} {address} {self.primary_port} 2\n"
                 f"sentinel down-after-milliseconds {MASTER} 1000\n"
                 f"sentinel failover-timeout {MASTER} 10000\n"
                 f"sentinel parallel-syncs {MASTER} 1\n"
@@ -63,19 +63,19 @@ class SentinelRedis:
     def _server(self, port, *extra):
         self.servers[port] = self._start(
             f"redis-{port}",
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            ["redis-server", "--port", str(port), "--bind", self.address, "--save", "", "--appendonly", "no",
              "--dir", str(self.tmp), *extra],
         )
 
     @property
     def hosts(self) -> str:
-        return ",".join(f"127.0.0.1:{port}" for port in self.sentinels)
+        return ",".join(f"{self.address}:{port}" for port in self.sentinels)
 
     def ask(self, *command):
         for port, process in self.sentinels.items():
             if process.poll() is None:
                 try:
-                    return Redis(port=port, socket_timeout=2).execute_command(*command)
+                    return Redis(host=self.address, port=port, socket_timeout=2).execute_command(*command)
                 except Exception:
                     continue
         raise AssertionError("no Sentinel answers")
@@ -87,14 +87,19 @@ class SentinelRedis:
         """Every Sentinel sees the replica and the two other Sentinels (a failover needs them)."""
         try:
             for port in self.sentinels:
-                sentinel = Redis(port=port, socket_timeout=2)
+                sentinel = Redis(host=self.address, port=port, socket_timeout=2)
                 if len(sentinel.execute_command("SENTINEL", "replicas", MASTER)) < 1:
                     return False
                 if len(sentinel.execute_command("SENTINEL", "sentinels", MASTER)) < 2:
                     return False
-            return Redis(port=self.replica_port).info("replication")["master_link_status"] == "up"
+            replica = self.replica_port if self.replica_port != self.master_port() else self.primary_port
+            return Redis(host=self.address, port=replica).info("replication")["master_link_status"] == "up"
         except Exception:
             return False
+
+    def restart_as_replica(self, port: int) -> None:
+        """Start the server on ``port`` again (killed before), as a replica of the current primary."""
+        self._server(port, "--replicaof", self.address, str(self.master_port()))
 
     def kill_primary(self) -> int:
         port = self.master_port()
