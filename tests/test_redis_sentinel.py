@@ -63,8 +63,9 @@ class SentinelRedis:
     def _server(self, port, *extra):
         self.servers[port] = self._start(
             f"redis-{port}",
-            ["redis-server", "--port", str(port), "--bind", self.address, "--save", "", "--appendonly", "no",
-             "--dir", str(self.tmp), *extra],
+            # Protected mode refuses clients off loopback without a password: the fleet's hosts are.
+            ["redis-server", "--port", str(port), "--bind", self.address, "--protected-mode", "no", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp), *extra],
         )
 
     @property
