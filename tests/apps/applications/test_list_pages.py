@@ -481,3 +481,16 @@ def test_filter_form_fields_render_once_per_value_and_never_show_another_value()
     other = html({"state": "rejected", "q": "<b>jones</b>"})
     assert 'value="rejected" selected' in other and 'value="offer" selected' not in other
     assert "&lt;b&gt;jones&lt;/b&gt;" in other and "<b>" not in other
+
+
+@pytest.mark.parametrize("role", ["support", "provider"])
+def test_list_rows_escape_what_people_typed(client, role):
+    provider = make_provider(name='Leeds & "Sons" <i>')
+    course = make_course(provider=provider, name="Maths <b>bold</b> & 'Stats'", code="M<1>")
+    make_application(course=course, state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=end_of(20))
+    client.force_login(make_support_user() if role == "support" else make_provider_user(provider=provider))
+    body = client.get("/?state=awaiting_provider_decision").content.decode()
+    assert "Maths &lt;b&gt;bold&lt;/b&gt; &amp; &#x27;Stats&#x27; (M&lt;1&gt;)" in body
+    assert "<b>bold</b>" not in body and "<i>" not in body
+    if role == "support":
+        assert "Leeds &amp; &quot;Sons&quot; &lt;i&gt;" in body
