@@ -8,7 +8,7 @@ shows it on every row, and an inclusion tag renders a template each time.
 import html
 
 from django import template
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.applications import auth, wording
@@ -68,7 +68,7 @@ def countdown_tag(countdown, *, suffix="") -> SafeString:
         left = countdown.hours_and_minutes_left
         if not left:
             return _LAST_DAY
-        return format_html('<strong class="tag tag--urgent countdown">Last day: {} left</strong>', left)
+        return mark_safe(f'<strong class="tag tag--urgent countdown">Last day: {_e(left)} left</strong>')
     if urgency == "soon":
-        return format_html('<strong class="tag tag--yellow countdown">{}{}</strong>', countdown.label, suffix)
-    return format_html('<span class="countdown">{}{}</span>', countdown.label, suffix)
+        return mark_safe(f'<strong class="tag tag--yellow countdown">{_e(countdown.label)}{_e(suffix)}</strong>')
+    return mark_safe(f'<span class="countdown">{_e(countdown.label)}{_e(suffix)}</span>')
