@@ -23,32 +23,26 @@ class OutboxBacklog:
     last_available_at: datetime | None = None
 
 
-def outbox_pending_by_queue() -> dict[str, dict]:
-    """Per queue with any: ``{"n": due pending emails, "oldest": the oldest one's available_at}``.
+def _pending_per_queue(*, due: bool, **aggregates) -> dict[str, dict]:
+    """Pending emails due now (or not yet), per queue with any, with ``n`` and ``aggregates``.
 
     sweep_after is set on every email still to send: the filter reads the sweep's partial
     index, whose size follows the emails to send, not the table (the metrics scrape reads
     this every 15 s).
     """
-    return {
-        row["queue"]: row
-        for row in OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, available_at__lte=Now())
-        .values("queue")
-        .annotate(n=Count("pk"), oldest=Min("available_at"))
-        .order_by()
-    }
+    when = {"available_at__lte" if due else "available_at__gt": Now()}
+    pending = OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, **when)
+    return {row["queue"]: row for row in pending.values("queue").annotate(n=Count("pk"), **aggregates).order_by()}
+
+
+def outbox_pending_by_queue() -> dict[str, dict]:
+    """Per queue with any: ``{"n": due pending emails, "oldest": the oldest one's available_at}``."""
+    return _pending_per_queue(due=True, oldest=Min("available_at"))
 
 
 def outbox_pending_later_by_queue() -> dict[str, dict]:
-    """Per queue with any: ``{"n": pending emails not due yet, "last": the last one's available_at}``
-    (the same partial index as ``outbox_pending_by_queue``)."""
-    return {
-        row["queue"]: row
-        for row in OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, available_at__gt=Now())
-        .values("queue")
-        .annotate(n=Count("pk"), last=Max("available_at"))
-        .order_by()
-    }
+    """Per queue with any: ``{"n": pending emails not due yet, "last": the last one's available_at}``."""
+    return _pending_per_queue(due=False, last=Max("available_at"))
 
 
 def outbox_backlog() -> list[OutboxBacklog]:
