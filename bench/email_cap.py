@@ -115,18 +115,21 @@ def _figures(sink: CappedSink, fleet: Fleet, marks: dict, ids: tuple[list[int], 
         copies[message_id] = copies.get(message_id, 0) + 1
     accepted, offered = sink.times(), sink.attempts()
     rows = _fetch(f"SELECT key, extract(epoch FROM greatest(created_at, available_at)), extract(epoch FROM sent_at), "
-                  f"status FROM {T['outbox']} WHERE id > %s", [marks["outbox"]])
-    queued = _merged_seconds([(float(due), float(sent)) for _, due, sent, _ in rows if sent is not None])
+                  f"status, attempts FROM {T['outbox']} WHERE id > %s", [marks["outbox"]])
+    reclaimed = {row[0] for row in rows if row[4] > 1}  # claimed again: in the batch of a killed (or handed-on) job
+    queued = _merged_seconds([(float(due), float(sent)) for _, due, sent, *_ in rows if sent is not None])
     queued_s = sum(end - start for start, end in queued)
     in_queued = sum(count_between(accepted, start, end) for start, end in queued)
     decided = dict(_fetch(f"SELECT id, extract(epoch FROM decided_at) FROM {T['application']} WHERE id = ANY(%s)",
                           [deadline_ids]))
-    lags = []
+    lags, first_claim_lags = [], []
     for pk in deadline_ids:
         for who in ("provider", "candidate"):
             at = first_accepted.get(OutboxEmail(key=f"rbd:{who}:{pk}").message_id)
             if at is not None and decided.get(pk) is not None:
                 lags.append(at - float(decided[pk]))
+                if f"rbd:{who}:{pk}" not in reclaimed:
+                    first_claim_lags.append(lags[-1])
     bulk_times = [first_accepted[m] for m, lane in expected.items() if lane == "bulk" and m in first_accepted]
     states = dict(_fetch(f"SELECT state, count(*) FROM {T['application']} WHERE id = ANY(%s) GROUP BY state",
                          [deadline_ids]))
@@ -150,6 +153,8 @@ def _figures(sink: CappedSink, fleet: Fleet, marks: dict, ids: tuple[list[int], 
         "duplicates": duplicates,
         "urgent_lag_p50_s": _percentile(lags, 0.5), "urgent_lag_p99_s": _percentile(lags, 0.99),
         "urgent_lag_max_s": max(lags) if lags else None, "urgent_over_60s": sum(1 for lag in lags if lag > LAG_GOAL_S),
+        "urgent_reclaimed": len(lags) - len(first_claim_lags),
+        "urgent_lag_p99_first_claim_s": _percentile(first_claim_lags, 0.99),
         "bulk_drain_s": max(bulk_times) - started_at if bulk_times else None,
         "run_s": (max(accepted) if accepted else time.time()) - started_at,
         "accepted_per_10s": [count_between(accepted, started_at + t, started_at + t + 10 - 1e-9)
@@ -193,6 +198,8 @@ def _table(f: dict) -> dict:
          goal(f["urgent_lag_p99_s"] is not None and f["urgent_lag_p99_s"] <= LAG_GOAL_S)],
         ["  p50 / max, s", f"{f['urgent_lag_p50_s'] or 0:.1f} / {f['urgent_lag_max_s'] or 0:.1f}",
          f"{f['urgent_over_60s']:,} over 60 s", ""],
+        ["  p99 of those sent by the job that first claimed them, s", f["urgent_lag_p99_first_claim_s"],
+         f"{f['urgent_reclaimed']:,} claimed again", ""],
         ["bulk drain (burst started to last chaser accepted), s", f["bulk_drain_s"], "", ""],
         ["duplicates vs kills", f["duplicates"], f"{f['kills']} kills", goal(f["duplicates"] <= f["kills"])],
     ]
