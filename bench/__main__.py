@@ -3,7 +3,7 @@
     python3 dev.py bench [--applications N] [--scenario NAME ...] [--sizes 100000,300000,1000000]
     .venv/bin/python -m bench ...        the same, without dev.py's virtualenv check
 
-Scenarios (all by default, in this order): seed, sweeps, lists, spike, workers. Each size is
+Scenarios (all by default, in this order): seed, sweeps, lists, spike, workers, email-cap. Each size is
 seeded once and reused by the scenarios of that size (and by the next run of that size);
 ``seed`` reseeds and times it. Prints a table per scenario and writes everything to
 ``bench/results/<UTC timestamp>.json``.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import prerequisites
 
-SCENARIOS = ["seed", "sweeps", "lists", "spike", "workers"]
+SCENARIOS = ["seed", "sweeps", "lists", "spike", "workers", "email-cap"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -39,6 +39,23 @@ def _parse(argv):
     parser.add_argument("--naive-seconds", type=float, default=60, help="time budget of the naive baseline")
     parser.add_argument("--naive-max", type=int, default=3000, help="most applications the naive baseline handles")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="seconds of load per list page")
+    email = parser.add_argument_group("email-cap", "the judged email scenario (bench/email_cap.py)")
+    email.add_argument("--email-cap", type=int, default=3000, help="the provider's cap per sliding minute")
+    email.add_argument("--email-service-percent", type=int, default=98,
+                       help="the service's cap (EMAIL_RATE_PER_MINUTE) as a percentage of the provider's")
+    email.add_argument("--email-burst", type=int, default=20_000, help="chasers in the hourly-style burst")
+    email.add_argument("--email-deadlines-per-minute", type=int, default=1000, help="deadlines falling per minute")
+    email.add_argument("--email-deadline-minutes", type=float, default=3,
+                       help="minutes the deadlines keep falling (0: that many all due at the start)")
+    email.add_argument("--email-workers", type=int, default=3, help="workers (the Procfile's command)")
+    email.add_argument("--email-kills", type=int, default=10, help="workers SIGKILLed during the run (each replaced)")
+    email.add_argument("--email-bulk-window", type=int, default=0, help="EMAIL_BULK_WINDOW_SECONDS for the run")
+    email.add_argument("--email-bulk-percent", type=int, default=100, help="EMAIL_BULK_MAX_PERCENT for the run")
+    email.add_argument("--email-lease-seconds", type=int, default=0,
+                       help="OUTBOX_LEASE_SECONDS for the run (0: the service's default)")
+    email.add_argument("--email-requeue-seconds", type=int, default=0,
+                       help="OUTBOX_REQUEUE_AFTER_SECONDS for the run (0: the service's default)")
+    email.add_argument("--email-timeout", type=float, default=1800, help="most seconds the run may take")
     parser.add_argument("--output", type=Path, help="JSON file to write (default bench/results/<UTC timestamp>.json)")
     args = parser.parse_args(argv)
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")] if args.sizes else [args.applications]
@@ -152,6 +169,8 @@ def _scenario(name: str):
         from bench.spike import run
     elif name == "workers":
         from bench.workers import run
+    elif name == "email-cap":
+        from bench.email_cap import run
     else:
         raise ValueError(name)
     return run

@@ -71,12 +71,12 @@ def _marks() -> dict:
             "chaser": scalar(f"SELECT coalesce(max(id), 0) FROM {T['chaser']}")}
 
 
-def _reset(marks: dict) -> None:
-    """Put the spike's rows back as seeded and remove what the run wrote."""
+def _reset(marks: dict, *, table: str = "bench_spike") -> None:
+    """Put the scenario's rows (kept in ``table``) back as seeded and remove what the run wrote."""
     execute(
         f"UPDATE {T['application']} a SET state = s.state, reject_by_default_at = s.reject_by_default_at, "
         "decided_at = s.decided_at, updated_at = s.updated_at, rejected_by_default = s.rejected_by_default "
-        "FROM bench_spike s WHERE a.id = s.id")
+        f"FROM {table} s WHERE a.id = s.id")
     execute(f"DELETE FROM {T['event']} WHERE id > %s", [marks["event"]])
     execute(f"DELETE FROM {T['outbox']} WHERE id > %s", [marks["outbox"]])
     execute(f"DELETE FROM {T['chaser']} WHERE id > %s", [marks["chaser"]])

@@ -226,7 +226,15 @@ EMAIL_MESSAGE_ID_DOMAIN = env.str_("EMAIL_MESSAGE_ID_DOMAIN", "apply.localhost")
 EMAIL_RATE_PER_SECOND = env.int_("EMAIL_RATE_PER_SECOND", 50)
 EMAIL_RATE_PER_MINUTE = env.int_("EMAIL_RATE_PER_MINUTE", 3000)
 EMAIL_DAILY_BUDGET = env.int_("EMAIL_DAILY_BUDGET", 250000)
-for _name in ("EMAIL_RATE_PER_SECOND", "EMAIL_RATE_PER_MINUTE", "EMAIL_DAILY_BUDGET", "OUTBOX_LEASE_CHECK_EVERY"):
+# Bulk (chasers, reports) may take at most this percentage of the cap (100: whatever
+# time-critical emails leave), and the bulk emails of one write are spread over this many
+# seconds (0: all due at once). apps/outbox/rate.py, apps/outbox/stagger.py.
+EMAIL_BULK_MAX_PERCENT = env.int_("EMAIL_BULK_MAX_PERCENT", 100)
+EMAIL_BULK_WINDOW_SECONDS = env.int_("EMAIL_BULK_WINDOW_SECONDS", 0)
+if not 1 <= EMAIL_BULK_MAX_PERCENT <= 100:
+    raise ImproperlyConfigured(f"EMAIL_BULK_MAX_PERCENT must be between 1 and 100, got {EMAIL_BULK_MAX_PERCENT}.")
+for _name in ("EMAIL_RATE_PER_SECOND", "EMAIL_RATE_PER_MINUTE", "EMAIL_DAILY_BUDGET", "OUTBOX_LEASE_CHECK_EVERY",
+              "EMAIL_BULK_WINDOW_SECONDS"):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} must be 0 or more, got {globals()[_name]}.")
 

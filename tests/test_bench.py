@@ -38,8 +38,15 @@ def _bench_database_url() -> str:
     return f"postgres://{db.get('USER') or ''}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
 
 
+#: The judged email scenario at a tiny size: a 1,200/min provider, 300 chasers beside 60 deadlines,
+#: 2 workers, one killed; a shorter lease and requeue so the killed job's emails heal within a minute or two.
+EMAIL_CAP_TINY = ["--email-cap", "1200", "--email-burst", "300", "--email-deadlines-per-minute", "60",
+                  "--email-deadline-minutes", "0", "--email-workers", "2", "--email-kills", "1",
+                  "--email-lease-seconds", "15", "--email-requeue-seconds", "20", "--email-timeout", "300"]
+
+
 @pytest.mark.processes
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(780)
 def test_every_scenario_runs_at_a_small_size(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("the benchmarks measure PostgreSQL; run with DATABASE_URL=postgres://... to include this test")
@@ -52,8 +59,8 @@ def test_every_scenario_runs_at_a_small_size(tmp_path):
     try:
         done = subprocess.run(
             [sys.executable, "-m", "bench", "--applications", "3000", "--wrk-seconds", "1", "--naive-seconds", "3",
-             "--spike-timeout", "300", "--output", str(output)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=540,
+             "--spike-timeout", "300", *EMAIL_CAP_TINY, "--output", str(output)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=720,
         )
     finally:
         admin = prerequisites.admin_url(database_url)
@@ -65,7 +72,7 @@ def test_every_scenario_runs_at_a_small_size(tmp_path):
     assert size["applications"] == 3000
     failed = {name: f.get("error") for name, f in size["scenarios"].items() if f.get("status") != "ok"}
     assert not failed, failed
-    assert set(size["scenarios"]) == {"seed", "sweeps", "lists", "spike", "workers"}
+    assert set(size["scenarios"]) == {"seed", "sweeps", "lists", "spike", "workers", "email-cap"}
     sweeps = size["scenarios"]["sweeps"]
     assert sweeps["status"] == "ok", sweeps.get("error")
     assert sweeps["nothing_due"]["reject_due"]["returned"] == 0
@@ -79,3 +86,8 @@ def test_every_scenario_runs_at_a_small_size(tmp_path):
     assert spike["ours"]["states_after"] == {"rejected": 300}
     assert spike["ours"]["smtp_sink"]["messages"] == spike["ours"]["emails_sent"] == 600
     assert spike["raw_smtp"]["emails"] == 600
+    email = size["scenarios"]["email-cap"]
+    assert email["max_offered_any_minute"] <= email["provider_cap_per_minute"] == 1200
+    assert email["accepted"] - email["duplicates"] == email["emails_expected"] == 300 + 2 * 60
+    assert (email["emails_lost"], email["refused_by_provider"]) == (0, 0)
+    assert email["duplicates"] <= email["kills"] == 1

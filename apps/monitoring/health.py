@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from datetime import datetime
 
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.applications.selectors import Overdue, overdue_deadlines, timed_transitions_last_minute
@@ -17,7 +18,8 @@ from apps.core.redis import redis_connection
 from apps.monitoring.invariants import DESCRIPTIONS
 from apps.monitoring.job_registries import FailedJobs, failed_jobs, worker_count
 from apps.monitoring.selectors import invariant_findings_latest, invariant_findings_recent
-from apps.outbox.selectors import email_budget_left, email_cap_per_second, outbox_backlog
+from apps.outbox.models import OutboxQueue
+from apps.outbox.selectors import email_budget_left, email_bulk_cap_per_second, email_cap_per_second, outbox_backlog
 from apps.scheduling.clock_state import ENTRIES_KEY, ClockState, clock_liveness
 
 #: A deadline processed within this is the sweeps working as designed (one every minute,
@@ -47,9 +49,13 @@ class Drain:
     oldest: datetime | None
     done_last_minute: int
     #: Emails only: the provider cap every sender shares, and the emails ahead in the cap
-    #: (time-critical ones go before bulk).
+    #: (time-critical ones go before bulk); the most of it this queue may take (bulk's share);
+    #: the emails not due yet (staggered bulk, held-back ones) and seconds until the last is due.
     cap_per_second: float = 0.0
     ahead: int = 0
+    lane_cap_per_second: float = 0.0
+    due_later: int = 0
+    last_due_in: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -58,25 +64,34 @@ class Drain:
     @property
     def seconds_to_empty(self) -> int | None:
         """Expected time to empty at the last minute's rate, never faster than the cap allows
-        (with the emails ahead of it); None while nothing drains."""
-        if not self.backlog:
+        (with the emails ahead of it, and this queue's share of the cap), nor before the last
+        email not due yet is due; None while what is due does not drain."""
+        if not self.backlog and not self.due_later:
             return 0
-        if not self.done_last_minute:
+        if self.backlog and not self.done_last_minute:
             return None
-        seconds = self.backlog / self.per_second
+        seconds = max(self.backlog / self.per_second if self.backlog else 0.0, self.last_due_in)
+        total = self.backlog + self.due_later
         if self.cap_per_second:
-            seconds = max(seconds, (self.ahead + self.backlog) / self.cap_per_second)
+            seconds = max(seconds, (self.ahead + total) / self.cap_per_second)
+        if self.lane_cap_per_second:
+            seconds = max(seconds, total / self.lane_cap_per_second)
         return round(seconds)
 
 
-def _drains(overdue: list[Overdue]) -> list[Drain]:
+def _drains(overdue: list[Overdue], now: datetime | None = None) -> list[Drain]:
+    now = now or timezone.now()
     done = timed_transitions_last_minute()
     rules = [Drain(rule_title(item.rule), item.count, item.oldest, done[item.rule]) for item in overdue]
-    cap = email_cap_per_second()
+    cap, bulk_cap = email_cap_per_second(), email_bulk_cap_per_second()
     emails, ahead = [], 0
     for item in outbox_backlog():  # time-critical first: it goes first in the cap
-        emails.append(Drain(f"emails: {item.label.lower()}", item.pending, item.oldest_available_at,
-                            item.sent_last_minute, cap_per_second=cap, ahead=ahead))
+        last_due_in = (item.last_available_at - now).total_seconds() if item.last_available_at else 0.0
+        emails.append(Drain(
+            f"emails: {item.label.lower()}", item.pending, item.oldest_available_at, item.sent_last_minute,
+            cap_per_second=cap, ahead=ahead, lane_cap_per_second=bulk_cap if item.queue == OutboxQueue.BULK else 0.0,
+            due_later=item.due_later, last_due_in=max(0.0, last_due_in),
+        ))
         ahead += item.pending
     return rules + emails
 
@@ -150,7 +165,7 @@ def health_verdict(
         stuck = drain.oldest is not None and (now - drain.oldest).total_seconds() > EMAIL_STUCK_SECONDS
         if drain.name.startswith("emails") and drain.backlog and drain.seconds_to_empty is None and stuck:
             verdict.problems.append(f"{drain.name}: {drain.backlog} waiting and none sent in the last minute.")
-    waiting = sum(drain.backlog for drain in drains or [] if drain.name.startswith("emails"))
+    waiting = sum(drain.backlog + drain.due_later for drain in drains or [] if drain.name.startswith("emails"))
     try:
         left = email_budget_left(now=now) if waiting else None
     except RedisError:
@@ -214,7 +229,7 @@ def _attention_snapshot(*, now: datetime) -> Verdict:
 def health_context(*, now: datetime) -> dict:
     """Everything the Health page shows, read once."""
     overdue = overdue_deadlines()  # a count over what is due: read once for both tables
-    drains = _drains(overdue)
+    drains = _drains(overdue, now)
     latest = invariant_findings_latest()
     failed = failed_jobs()  # a read per failed sweep: once for the verdict and the table
     return {

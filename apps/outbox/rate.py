@@ -13,7 +13,10 @@ sender paused between its reservation and its send.
 **Lanes.** A time-critical (``email``) sender may reserve up to ``RESERVE_AHEAD`` ahead;
 a bulk (``email_bulk``) sender only a slot at most a sliver away (10 ms, or a quarter of
 the interval), that is a slot no time-critical sender took an interval ahead. While time-critical senders
-have work they keep the next slot taken, so bulk gets only the slots they leave.
+have work they keep the next slot taken, so bulk gets only the slots they leave. With
+``EMAIL_BULK_MAX_PERCENT`` under 100, bulk senders also keep a "next slot" of their own,
+spaced ``interval * 100 / percent``: together they never take more than that share of the
+cap, and the rest stays free for time-critical emails even while none is waiting.
 
 **Daily budget.** ``EMAIL_DAILY_BUDGET`` sends per UTC day, counted in Redis; when the
 day's counter is missing (a new day, or a Redis that came back empty) it starts from the
@@ -64,6 +67,16 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - now
 if wait > tonumber(ARGV[2]) then return {3, wait - tonumber(ARGV[2])} end
+local lane_interval = tonumber(ARGV[4])
+if lane_interval > 0 then
+  local lane_tat = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if lane_tat > tat then
+    if lane_tat - now > tonumber(ARGV[2]) then return {3, lane_tat - now - tonumber(ARGV[2])} end
+    tat = lane_tat
+    wait = tat - now
+  end
+  redis.call('SET', KEYS[4], string.format('%d', tat + lane_interval), 'PX', 60000)
+end
 redis.call('SET', KEYS[1], string.format('%d', tat + interval), 'PX', 60000)
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 172800)
@@ -97,6 +110,13 @@ def interval_seconds() -> float:
     )
 
 
+def bulk_interval_seconds() -> float:
+    """Bulk's own spacing when it may take only ``EMAIL_BULK_MAX_PERCENT`` of the cap (0: no limit of its own)."""
+    percent = settings.EMAIL_BULK_MAX_PERCENT
+    interval = interval_seconds()
+    return interval * 100 / percent if interval and percent < 100 else 0.0
+
+
 def _day_key(now: datetime) -> str:
     return f"{PREFIX}:day:{now:%Y-%m-%d}"
 
@@ -120,9 +140,11 @@ def reserve(*, lane: str, now: datetime) -> Reservation:
     The day's counter is expected to exist (``prepare_day``, once per batch)."""
     key = _day_key(now)
     ahead = RESERVE_AHEAD_SECONDS if lane == "urgent" else bulk_ahead_seconds()
+    lane_interval = bulk_interval_seconds() if lane == "bulk" else 0.0
     code, micros = redis_connection().eval(
-        _RESERVE, 3, f"{PREFIX}:next-slot", key, f"{PREFIX}:backoff",
+        _RESERVE, 4, f"{PREFIX}:next-slot", key, f"{PREFIX}:backoff", f"{PREFIX}:bulk-next-slot",
         int(interval_seconds() * 1_000_000), int(ahead * 1_000_000), settings.EMAIL_DAILY_BUDGET,
+        int(lane_interval * 1_000_000),
     )
     return Reservation(_OUTCOMES[int(code)], int(micros) / 1_000_000)
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, DateTimeField, ExpressionWrapper, Min
+from django.db.models import Count, DateTimeField, ExpressionWrapper, Max, Min
 from django.db.models.functions import Now
 
 from apps.outbox.models import OutboxEmail, OutboxQueue, OutboxStatus
@@ -18,27 +18,38 @@ class OutboxBacklog:
     pending: int
     oldest_available_at: datetime | None
     sent_last_minute: int
+    #: Pending but not due yet (held back, or bulk staggered over its window), and the last one's due time.
+    due_later: int = 0
+    last_available_at: datetime | None = None
 
 
-def outbox_pending_by_queue() -> dict[str, dict]:
-    """Per queue with any: ``{"n": due pending emails, "oldest": the oldest one's available_at}``.
+def _pending_per_queue(*, due: bool, **aggregates) -> dict[str, dict]:
+    """Pending emails due now (or not yet), per queue with any, with ``n`` and ``aggregates``.
 
     sweep_after is set on every email still to send: the filter reads the sweep's partial
     index, whose size follows the emails to send, not the table (the metrics scrape reads
     this every 15 s).
     """
-    return {
-        row["queue"]: row
-        for row in OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, available_at__lte=Now())
-        .values("queue")
-        .annotate(n=Count("pk"), oldest=Min("available_at"))
-        .order_by()
-    }
+    when = {"available_at__lte" if due else "available_at__gt": Now()}
+    pending = OutboxEmail.objects.filter(sweep_after__isnull=False, status=OutboxStatus.PENDING, **when)
+    return {row["queue"]: row for row in pending.values("queue").annotate(n=Count("pk"), **aggregates).order_by()}
+
+
+def outbox_pending_by_queue() -> dict[str, dict]:
+    """Per queue with any: ``{"n": due pending emails, "oldest": the oldest one's available_at}``."""
+    return _pending_per_queue(due=True, oldest=Min("available_at"))
+
+
+def outbox_pending_later_by_queue() -> dict[str, dict]:
+    """Per queue with any: ``{"n": pending emails not due yet, "last": the last one's available_at}``."""
+    return _pending_per_queue(due=False, last=Max("available_at"))
 
 
 def outbox_backlog() -> list[OutboxBacklog]:
-    """Per delivery queue: due pending emails (a read of the partial pending index) and the last minute's sends."""
+    """Per delivery queue: due pending emails (a read of the partial pending index), those due
+    later, and the last minute's sends."""
     pending = outbox_pending_by_queue()
+    later = outbox_pending_later_by_queue()
     minute_ago = ExpressionWrapper(Now() - timedelta(minutes=1), output_field=DateTimeField())
     sent = dict(
         OutboxEmail.objects.filter(status=OutboxStatus.SENT, sent_at__gte=minute_ago)
@@ -54,6 +65,8 @@ def outbox_backlog() -> list[OutboxBacklog]:
             pending=pending.get(queue, {}).get("n", 0),
             oldest_available_at=pending.get(queue, {}).get("oldest"),
             sent_last_minute=sent.get(queue, 0),
+            due_later=later.get(queue, {}).get("n", 0),
+            last_available_at=later.get(queue, {}).get("last"),
         )
         for queue, label in OutboxQueue.choices
     ]
@@ -108,6 +121,13 @@ def email_cap_per_second() -> float:
 
     interval = interval_seconds()
     return 1 / interval if interval else 0.0
+
+
+def email_bulk_cap_per_second() -> float:
+    """The most bulk senders may take of the cap, per second (``EMAIL_BULK_MAX_PERCENT``; 0: no cap)."""
+    from django.conf import settings
+
+    return email_cap_per_second() * settings.EMAIL_BULK_MAX_PERCENT / 100
 
 
 def email_budget_left(*, now) -> int | None:

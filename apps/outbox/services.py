@@ -26,6 +26,7 @@ from apps.core.sql import insert_from_select
 from apps.outbox.delivery import DELIVERY_JOB, MAX_ATTEMPTS, DeliveryResult, outbox_emails_deliver
 from apps.outbox.models import OutboxEmail, OutboxQueue, OutboxStatus
 from apps.outbox.rendering import email_render, outbox_email_render
+from apps.outbox.stagger import bulk_offsets, outbox_emails_stagger
 
 __all__ = ["DeliveryResult", "Email", "MAX_ATTEMPTS", "outbox_email_render", "outbox_emails_add",
            "outbox_emails_deliver", "outbox_emails_insert", "outbox_emails_requeue"]
@@ -134,6 +135,13 @@ def outbox_emails_insert(
 def _enqueue_delivery_on_commit(*, queue: str, ids: list[int], delay: timedelta | None) -> None:
     size = settings.OUTBOX_BATCH_SIZE
     batches = [(ids[i : i + size],) for i in range(0, len(ids), size)]
+    offsets = bulk_offsets(queue=queue, batches=len(batches))
+    if any(offsets):  # bulk spread over its window (apps/outbox/stagger.py)
+        for (batch,), offset in zip(batches, offsets):
+            outbox_emails_stagger(ids=batch, offset=offset, delay=delay or timedelta(0), requeue_after=_requeue_after())
+            enqueue_in_on_commit(queue, (delay or timedelta(0)) + offset + SCHEDULE_MARGIN, DELIVERY_JOB, batch,
+                                 retry=retry_with_jitter())
+        return
     for start in range(0, len(batches), STAGGER_BATCHES):
         group = batches[start : start + STAGGER_BATCHES]
         wait = (delay or timedelta(0)) + STAGGER_DELAY * (start // STAGGER_BATCHES)
