@@ -34,7 +34,7 @@ def rule_set_for_opening(opens_at: datetime) -> RuleSetCode:
     codes = list(covering.values_list("code", flat=True)[:2])
     if len(codes) != 1:
         found = "no rule set is" if not codes else f"rule sets {' and '.join(codes)} are"
-        raise NoRuleSet(f"For a cycle opening on {day:%d %B %Y}, {found} in effect: check the rule sets' dates.")
+        raise NoRuleSet(f"For a cycle opening on {day.day} {day:%B %Y}, {found} in effect: check the rule sets' dates.")
     return RuleSetCode(codes[0])
 
 
