@@ -1,5 +1,6 @@
 """Test data builders. Keyword arguments override the defaults."""
 
+import importlib
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from apps.applications.models import (
     Provider,
     ProviderUser,
     RecruitmentCycle,
+    RuleSet,
 )
 
 _seq = itertools.count(1)
@@ -70,6 +72,13 @@ def make_cycle(*, year=2026, **fields):
     fields.setdefault("winter_decline_by_default_date", fields["winter_reject_by_default_date"] + timedelta(days=6))
     cycle, _ = RecruitmentCycle.objects.get_or_create(year=year, defaults=fields)
     return cycle
+
+
+def make_rule_sets():
+    """The rule sets as migration 0014 seeds them (a transactional test's flush empties the table)."""
+    migration = importlib.import_module("apps.applications.migrations.0014_cycle_timetables")
+    for code, effective_from, effective_to in migration.RULE_SETS:
+        RuleSet.objects.get_or_create(code=code, defaults={"effective_from": effective_from, "effective_to": effective_to})
 
 
 def make_application(*, candidate=None, course=None, cycle=None, state=ApplicationState.UNSUBMITTED, **fields):

@@ -5,7 +5,9 @@ audit trail shown on the cycle's page, and the rule sets (read-only: they come w
 from datetime import datetime
 
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html_join
+from django.utils.text import capfirst
 
 from apps.applications.actors import Actor
 from apps.applications.admin.mixins import ReadOnlyAdminMixin
@@ -23,8 +25,19 @@ from apps.applications.timetables import (
 WINTER_FIELDS = ("winter_reject_by_default_date", "winter_decline_by_default_date")
 
 
+class LabelledInlineFormSet(BaseInlineFormSet):
+    """A table's inputs named for screen readers: a tabular inline labels only its columns."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = "new row" if index is None else f"row {index + 1}"
+        for name, field in form.fields.items():
+            field.widget.attrs.setdefault("aria-label", f"{capfirst(field.label or name)} ({row})")
+
+
 class NonWorkingPeriodInline(admin.TabularInline):
     model = NonWorkingPeriod
+    formset = LabelledInlineFormSet
     extra = 0
 
 
@@ -74,6 +87,17 @@ class RecruitmentCycleAdmin(admin.ModelAdmin):
         ("Courses starting after September", {"fields": WINTER_FIELDS}),
     )
     inlines = [NonWorkingPeriodInline, CycleChangeInline]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """Each date's two inputs named for screen readers ("Apply deadline: date", ": time"):
+        the admin's split widget gives them one label between them."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in CYCLE_DATE_FIELDS:
+            label = capfirst(db_field.verbose_name)
+            date_input, time_input = field.widget.widgets
+            date_input.attrs["aria-label"] = f"{label}: date"
+            time_input.attrs["aria-label"] = f"{label}: time"
+        return field
 
     @admin.display(description="rule set")
     def rule_set(self, cycle):
