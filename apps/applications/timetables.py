@@ -11,7 +11,6 @@ A refused edit raises ``ValidationError`` or ``DomainError`` and writes nothing.
 
 from datetime import UTC, date, datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.applications.actors import Actor
@@ -19,7 +18,6 @@ from apps.applications.cycles import recalculate_live_deadlines
 from apps.applications.errors import locked_or_refused
 from apps.applications.models import Course, CycleChange, NonWorkingPeriod, RecruitmentCycle
 from apps.applications.models.cycles import CYCLE_DATE_FIELDS
-from apps.applications.rule_sets import NoRuleSet, rule_set_for_opening
 
 #: The cycle's dates today's rules read once a deadline is set: the reject-by-default date
 #: caps every RBD (``rules.RBD_DEADLINE``), so moving it recalculates them. The others are
@@ -49,15 +47,6 @@ def _record(*, cycle_id: int, kind: str, actor: Actor, before=None, after=None, 
     )
 
 
-def _validated(cycle: RecruitmentCycle) -> None:
-    """The model's checks, then one rule set in effect for the day the cycle opens."""
-    cycle.full_clean()
-    try:
-        rule_set_for_opening(cycle.applications_open_date)
-    except NoRuleSet as exc:
-        raise ValidationError({"applications_open_date": [str(exc)]}) from None
-
-
 def cycle_create(*, actor: Actor, year: int, **dates: datetime) -> RecruitmentCycle:
     """A new cycle, with every date of ``CYCLE_DATE_FIELDS`` (no applications yet, so nothing to recalculate)."""
     if missing := set(CYCLE_DATE_FIELDS) - dates.keys():
@@ -66,7 +55,7 @@ def cycle_create(*, actor: Actor, year: int, **dates: datetime) -> RecruitmentCy
         raise TypeError(f"cycle_create() got unknown dates {', '.join(sorted(unknown))}")
     with transaction.atomic():
         cycle = RecruitmentCycle(year=year, **dates)
-        _validated(cycle)
+        cycle.full_clean()
         cycle.save()
         _record(cycle_id=cycle.pk, kind=CycleChange.Kind.CYCLE_CREATED, actor=actor,
                 after={name: getattr(cycle, name) for name in CYCLE_FIELDS})
@@ -88,7 +77,7 @@ def cycle_update(*, cycle_id: int, actor: Actor, **changes) -> bool:
             return False
         for name, value in changes.items():
             setattr(cycle, name, value)
-        _validated(cycle)
+        cycle.full_clean()
         cycle.save(update_fields=list(before))
         recalculating = bool(before.keys() & DATES_LIVE_DEADLINES_READ) and recalculate_live_deadlines(cycle_id)
         _record(cycle_id=cycle_id, kind=CycleChange.Kind.CYCLE_CHANGED, actor=actor, before=before,

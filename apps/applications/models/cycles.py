@@ -76,8 +76,16 @@ class RecruitmentCycle(models.Model):
         return f"{self.year} cycle"
 
     def clean(self):
-        """Every date in order (``DATE_ORDER``): each wrong one gets its own error, naming the date it must follow."""
+        """Every date in order (``DATE_ORDER``): each wrong one gets its own error, naming the date it
+        must follow; and one rule set in effect on the day applications open."""
+        from apps.applications.rule_sets import NoRuleSet, rule_set_for_opening
+
         errors: dict[str, list[str]] = {}
+        if self.applications_open_date is not None:
+            try:
+                rule_set_for_opening(self.applications_open_date)
+            except NoRuleSet as exc:
+                errors["applications_open_date"] = [str(exc)]
         for earlier, later in DATE_ORDER:
             before, after = getattr(self, earlier), getattr(self, later)
             if before is None or after is None or after > before:

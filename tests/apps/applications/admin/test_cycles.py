@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import django_rq
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from apps.applications.models import ApplicationEvent, CycleChange, NonWorkingPeriod, RecruitmentCycle
+from apps.applications.models import ApplicationEvent, CycleChange, NonWorkingPeriod, RecruitmentCycle, RuleSet
 from apps.applications.timetables import non_working_period_add
 from tests.apps.applications.recalculation import (
     RBD_BEFORE,
@@ -203,3 +204,43 @@ def test_the_audit_trail_cannot_be_edited_or_deleted(client, support):
     client.post(_url(cycle), form)
     assert CycleChange.objects.get() == change
     assert CycleChange.objects.get().kind == CycleChange.Kind.PERIOD_ADDED
+
+
+def _add_form(year: int, dates: dict, periods=()) -> dict:
+    form = {"year": year, "non_working_periods-TOTAL_FORMS": str(len(periods)),
+            "non_working_periods-INITIAL_FORMS": "0", "changes-TOTAL_FORMS": "0", "changes-INITIAL_FORMS": "0"}
+    for name, moment in dates.items():
+        local = timezone.localtime(moment)
+        form[f"{name}_0"], form[f"{name}_1"] = local.date().isoformat(), local.time().isoformat()
+    for i, (name, starts_on, ends_on) in enumerate(periods):
+        form.update({f"non_working_periods-{i}-name": name, f"non_working_periods-{i}-starts_on": starts_on,
+                     f"non_working_periods-{i}-ends_on": ends_on})
+    return form
+
+
+def test_a_superuser_adds_a_cycle_with_a_period_and_both_are_audited(client):
+    """Adding cycles is a superuser's (the Support group does not hold it)."""
+    user = make_support_user(is_superuser=True)
+    client.force_login(user)
+    template = make_cycle(year=2026)
+    dates = {name: value.replace(year=value.year + 4) for name, value in template.dates().items()}
+    response = client.post("/admin/applications/recruitmentcycle/add/",
+                           _add_form(2030, dates, periods=[("Christmas", "2029-12-21", "2030-01-01")]))
+    assert response.status_code == 302, _field_errors(response)
+    cycle = RecruitmentCycle.objects.get(year=2030)
+    assert cycle.dates() == dates
+    assert list(cycle.changes.order_by("id").values_list("kind", "actor_user")) == [
+        (CycleChange.Kind.CYCLE_CREATED, user.pk), (CycleChange.Kind.PERIOD_ADDED, user.pk)
+    ]
+
+
+def test_a_cycle_opening_where_no_rule_set_is_in_effect_is_refused_on_its_opening_date(client, support):
+    cycle = make_cycle(year=2027)
+    opens = cycle.applications_open_date
+    RuleSet.objects.filter(code="2020-23").delete()
+    RuleSet.objects.filter(code="2024-on").update(effective_from=(opens + timedelta(days=30)).date())
+    response = client.post(_url(cycle), cycle_admin_form(cycle, applications_open_date=opens + timedelta(days=1)))
+    [message] = _field_errors(response)["applications_open_date"]
+    assert message.endswith("no rule set is in effect: check the rule sets' dates.")
+    assert RecruitmentCycle.objects.get(pk=cycle.pk).applications_open_date == opens
+    assert not CycleChange.objects.exists()
