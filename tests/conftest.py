@@ -117,6 +117,17 @@ def redis_db():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts without the calendars a page of an earlier test kept (a rolled-back
+    cycle's id is reused on SQLite, and a rollback sends no signal)."""
+    from apps.applications.calendars import forget_display_calendars
+
+    forget_display_calendars()
+    yield
+    forget_display_calendars()
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings):
     """Fast password hashing (many users per test), and static files without collectstatic."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -10,7 +10,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.applications import selectors
+from apps.applications import calendars, selectors
+from apps.applications.calendars import forget_display_calendars
+from apps.applications.cycles import non_working_period_add
+from apps.applications.forms import ApplicationFilterForm
 from apps.applications.models import Application, ApplicationEvent, ApplicationState, Course, Provider
 from apps.applications.selectors import Cursor, application_list
 from apps.applications.working_days import end_of_london_day
@@ -383,6 +386,7 @@ FIRST_PAGE_EXTRA_QUERIES = {"support": 4, "provider": 3, "candidate": 0}
 
 def queries_for(client, url) -> int:
     redis_connection().delete(ATTENTION_KEY)  # every count with the attention snapshot expired
+    forget_display_calendars()  # and with no calendar kept from the request before
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
@@ -427,6 +431,7 @@ def test_detail_page_is_one_read_and_the_timeline(client):
     client.force_login(world.provider_user)
 
     def queries() -> int:
+        forget_display_calendars()
         with CaptureQueriesContext(connection) as captured:
             assert client.get(f"/{application.pk}/").status_code == 200
         return len(captured)
@@ -435,3 +440,57 @@ def test_detail_page_is_one_read_and_the_timeline(client):
     for kind in ["submit", "interview", "make_offer"]:
         ApplicationEvent.objects.create(application=application, kind=kind, actor_user=world.provider_user)
     assert queries() == before
+
+
+def _time_left(client, url) -> str:
+    row = client.get(url).context["table_rows"][0]
+    return re.sub(r"<[^>]+>", "", row.time_left)
+
+
+def test_time_left_words_follow_a_period_added_here_at_once_and_elsewhere_within_the_kept_time(client, monkeypatch):
+    """A list page's "N working days" comes from a calendar kept per process
+    (``calendars.DISPLAY_CALENDAR_SECONDS``): a period added in this process shows at once
+    (signals clear the copy); a copy another process changed under it is kept no longer than that."""
+    cycle = make_cycle(year=2026)
+    make_application(cycle=cycle, state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=end_of(30))
+    client.force_login(make_support_user())
+    url = "/?state=awaiting_provider_decision"
+    assert _time_left(client, url) == "20 working days"  # Mon 2 Nov to Mon 30 Nov 2026
+
+    non_working_period_add(cycle_id=cycle.pk, name="Closed", starts_on=date(2026, 11, 9), ends_on=date(2026, 11, 13))
+    assert _time_left(client, url) == "15 working days"
+
+    # Another process's change: the rows change under this process, no signal here.
+    calendars.NonWorkingPeriod.objects.filter(cycle=cycle).update(ends_on=date(2026, 11, 10))
+    assert _time_left(client, url) == "15 working days"  # the kept copy, within its time
+    monkeypatch.setattr(calendars, "DISPLAY_CALENDAR_SECONDS", 0.0)
+    assert _time_left(client, url) == "18 working days"
+
+
+def test_filter_form_fields_render_once_per_value_and_never_show_another_value():
+    """The filter form's widgets are rendered once per (name, value, attributes, choices) and
+    kept: the same input gives the same HTML as Django's own rendering, another input its own."""
+    def html(data):
+        form = ApplicationFilterForm(data)
+        form.is_valid()
+        return "".join(str(field) for field in form.visible_fields())
+
+    fresh = html({"state": "offer", "q": "smith"})
+    assert 'value="offer" selected' in fresh and 'value="smith"' in fresh
+    assert html({"state": "offer", "q": "smith"}) == fresh
+    other = html({"state": "rejected", "q": "<b>jones</b>"})
+    assert 'value="rejected" selected' in other and 'value="offer" selected' not in other
+    assert "&lt;b&gt;jones&lt;/b&gt;" in other and "<b>" not in other
+
+
+@pytest.mark.parametrize("role", ["support", "provider"])
+def test_list_rows_escape_what_people_typed(client, role):
+    provider = make_provider(name='Leeds & "Sons" <i>')
+    course = make_course(provider=provider, name="Maths <b>bold</b> & 'Stats'", code="M<1>")
+    make_application(course=course, state=S.AWAITING_PROVIDER_DECISION, reject_by_default_at=end_of(20))
+    client.force_login(make_support_user() if role == "support" else make_provider_user(provider=provider))
+    body = client.get("/?state=awaiting_provider_decision").content.decode()
+    assert "Maths &lt;b&gt;bold&lt;/b&gt; &amp; &#x27;Stats&#x27; (M&lt;1&gt;)" in body
+    assert "<b>bold</b>" not in body and "<i>" not in body
+    if role == "support":
+        assert "Leeds &amp; &quot;Sons&quot; &lt;i&gt;" in body
