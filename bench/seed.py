@@ -212,12 +212,18 @@ def _seed_reference() -> dict:
         "provider_id": "p.id",
         "code": "'C' || lpad(k::text, 3, '0') || p.id",
         "name": f"({subjects})[1 + ((p.id * 7 + k) %% {len(SUBJECTS)})] || ' with QTS'",
+        "start_month": "CASE WHEN k %% 5 = 0 THEN 1 ELSE 9 END",  # one course in five starts in January
     }, f"FROM {T['provider']} p CROSS JOIN generate_series(1, %s) k ORDER BY p.id, k", [COURSES_PER_PROVIDER])
     # One open cycle: apply deadline and cap well after every seeded deadline.
     insert(T["cycle"], {
         "year": "extract(year FROM now() + interval '200 days')::int",
+        "applications_open_date": "now() - interval '100 days'",
         "apply_deadline": "now() + interval '200 days'",
         "reject_by_default_date": "now() + interval '230 days'",
+        "decline_by_default_date": "now() + interval '236 days'",
+        "next_cycle_opens_date": "now() + interval '243 days'",
+        "winter_reject_by_default_date": "now() + interval '321 days'",
+        "winter_decline_by_default_date": "now() + interval '327 days'",
     }, "")
     cycle_id = scalar(f"SELECT max(id) FROM {T['cycle']}")
     insert(T["period"], {

@@ -1,7 +1,8 @@
 """Test data builders. Keyword arguments override the defaults."""
 
+import importlib
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -14,6 +15,7 @@ from apps.applications.models import (
     Provider,
     ProviderUser,
     RecruitmentCycle,
+    RuleSet,
 )
 
 _seq = itertools.count(1)
@@ -59,12 +61,24 @@ def make_course(*, provider=None, **fields):
 
 
 def make_cycle(*, year=2026, **fields):
-    defaults = {
-        "apply_deadline": datetime(year + 1, 9, 1, 17, 0, tzinfo=UTC),
-        "reject_by_default_date": datetime(year + 1, 9, 30, 22, 59, 59, tzinfo=UTC),
-    }
-    cycle, _ = RecruitmentCycle.objects.get_or_create(year=year, defaults={**defaults, **fields})
+    """A cycle whose dates are in order: the apply deadline and reject-by-default date given or
+    defaulted, the other dates derived from them unless given too."""
+    fields.setdefault("apply_deadline", datetime(year + 1, 9, 1, 17, 0, tzinfo=UTC))
+    fields.setdefault("reject_by_default_date", datetime(year + 1, 9, 30, 22, 59, 59, tzinfo=UTC))
+    fields.setdefault("applications_open_date", fields["apply_deadline"] - timedelta(days=330))
+    fields.setdefault("decline_by_default_date", fields["reject_by_default_date"] + timedelta(days=6))
+    fields.setdefault("next_cycle_opens_date", fields["decline_by_default_date"] + timedelta(days=7))
+    fields.setdefault("winter_reject_by_default_date", fields["reject_by_default_date"] + timedelta(days=91))
+    fields.setdefault("winter_decline_by_default_date", fields["winter_reject_by_default_date"] + timedelta(days=6))
+    cycle, _ = RecruitmentCycle.objects.get_or_create(year=year, defaults=fields)
     return cycle
+
+
+def make_rule_sets():
+    """The rule sets as migration 0014 seeds them (a transactional test's flush empties the table)."""
+    migration = importlib.import_module("apps.applications.migrations.0014_cycle_timetables")
+    for code, effective_from, effective_to in migration.RULE_SETS:
+        RuleSet.objects.get_or_create(code=code, defaults={"effective_from": effective_from, "effective_to": effective_to})
 
 
 def make_application(*, candidate=None, course=None, cycle=None, state=ApplicationState.UNSUBMITTED, **fields):

@@ -7,8 +7,8 @@ acts after the deadline; support can close a cycle by hand with
 ``--force``, before its apply deadline too.
 
 **Deadline recalculation.** Adding, changing or removing a non-working period, or moving
-the cycle's reject-by-default date (the services below, which the admin calls too)
-enqueues, on commit, a job that recalculates every live deadline of the cycle in batches
+the cycle's reject-by-default date (the services of ``apps.applications.timetables``, which
+the admin calls, and which audit each edit) enqueues, on commit, a job that recalculates every live deadline of the cycle in batches
 (one job per change; a later job of the same save finds nothing left to move): the RBD of applications awaiting a decision (from ``submitted_at``, capped at
 the cycle's reject-by-default date) and the DBD of open offers (from ``offered_at``).
 Each application whose deadline moved gets a ``deadline_recalculated`` event with the
@@ -17,8 +17,6 @@ application is then due, and the next sweep applies the timed rule.
 """
 
 import uuid
-from datetime import date, datetime
-
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -26,8 +24,8 @@ from django.utils import timezone
 from apps.applications.actors import Actor
 from apps.applications.batches import BatchResult, batch_run_isolated
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.errors import DomainError, locked_or_refused
-from apps.applications.models import Application, ApplicationEvent, NonWorkingPeriod, RecruitmentCycle
+from apps.applications.errors import DomainError
+from apps.applications.models import Application, ApplicationEvent, RecruitmentCycle
 from apps.applications.rules import CLOSE_CYCLE, DEADLINE_OF_STATE, DEADLINES, LIVE_DEADLINES
 from apps.applications.selectors import application_ids_unsubmitted
 from apps.applications.working_days import LONDON
@@ -110,10 +108,10 @@ def cycle_close(*, year: int, actor: Actor, force: bool = False, batch_size: int
     return total
 
 
-# --- Non-working periods and deadline recalculation ------------------------------------
+# --- Deadline recalculation -----------------------------------------------------------
 
 
-def _recalculate_live_deadlines(cycle_id: int) -> bool:
+def recalculate_live_deadlines(cycle_id: int) -> bool:
     """After a calendar change: recalculate the deadlines already set in the cycle, if it has any.
 
     A deadline computed after the change already counts it, so a cycle without live deadlines
@@ -134,59 +132,6 @@ def cycle_deadlines_recalculate_enqueue(*, cycle_id: int) -> None:
         cycle_id,
         job_id=f"recalculate-cycle-{cycle_id}-{uuid.uuid4().hex}",
     )
-
-
-def cycle_create(*, year: int, apply_deadline: datetime, reject_by_default_date: datetime) -> RecruitmentCycle:
-    """A new cycle (no applications yet, so nothing to recalculate)."""
-    cycle = RecruitmentCycle(year=year, apply_deadline=apply_deadline, reject_by_default_date=reject_by_default_date)
-    cycle.full_clean()
-    cycle.save()
-    return cycle
-
-
-def cycle_update(*, cycle_id: int, year: int, apply_deadline: datetime, reject_by_default_date: datetime) -> bool:
-    """Change a cycle's dates; True if its live deadlines will be recalculated after commit.
-
-    The reject-by-default date caps every RBD of the cycle, so moving it recalculates them;
-    the apply deadline is read when a candidate submits and when the cycle closes, so it
-    moves nothing already set.
-    """
-    with transaction.atomic():
-        cycle = RecruitmentCycle.objects.select_for_update().get(pk=cycle_id)
-        cap_moved = cycle.reject_by_default_date != reject_by_default_date
-        cycle.year, cycle.apply_deadline, cycle.reject_by_default_date = year, apply_deadline, reject_by_default_date
-        cycle.full_clean()
-        cycle.save()
-        return cap_moved and _recalculate_live_deadlines(cycle_id)
-
-
-def non_working_period_add(*, cycle_id: int, name: str, starts_on: date, ends_on: date) -> NonWorkingPeriod:
-    """Add a non-working period to a cycle; live deadlines are recalculated after commit."""
-    with transaction.atomic():
-        period = NonWorkingPeriod(cycle_id=cycle_id, name=name, starts_on=starts_on, ends_on=ends_on)
-        period.full_clean()
-        period.save()
-        _recalculate_live_deadlines(cycle_id)
-    return period
-
-
-def non_working_period_change(*, period_id: int, name: str, starts_on: date, ends_on: date) -> bool:
-    """Rename or move a non-working period; True if its dates moved, so live deadlines are recalculated after commit."""
-    with transaction.atomic():
-        period = locked_or_refused(NonWorkingPeriod, period_id, "Non-working period")
-        moved = (period.starts_on, period.ends_on) != (starts_on, ends_on)
-        period.name, period.starts_on, period.ends_on = name, starts_on, ends_on
-        period.full_clean()
-        period.save()
-        return moved and _recalculate_live_deadlines(period.cycle_id)
-
-
-def non_working_period_remove(*, period_id: int) -> bool:
-    """Remove a non-working period; True if live deadlines will be recalculated after commit."""
-    with transaction.atomic():
-        period = locked_or_refused(NonWorkingPeriod, period_id, "Non-working period")
-        period.delete()
-        return _recalculate_live_deadlines(period.cycle_id)
 
 
 def _new_deadline(application: Application, calendar) -> tuple[str, object] | tuple[None, None]:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.applications.admin import ReadOnlyAdminMixin
+from apps.applications.admin.mixins import ReadOnlyAdminMixin
 from apps.monitoring.models import InvariantFinding
 
 

@@ -4,7 +4,7 @@ finds no serious or critical accessibility violation. With SCREENSHOTS=1 the pho
 also saves each page at 390 and 1280 px to docs/screenshots/."""
 
 import importlib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import axe_playwright_python
@@ -13,9 +13,20 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.applications.models import ApplicationState
+from apps.applications.actors import Actor
+from apps.applications.models import ApplicationState, CycleChange, RecruitmentCycle
+from apps.applications.timetables import non_working_period_add
 from tests.e2e.conftest import DESKTOP, PHONE, screenshot
-from tests.factories import make_application, make_course, make_provider, make_provider_user, make_support_user, make_user
+from tests.factories import (
+    make_application,
+    make_course,
+    make_cycle,
+    make_provider,
+    make_provider_user,
+    make_rule_sets,
+    make_support_user,
+    make_user,
+)
 
 # One worker runs them all (--dist loadgroup): they share one stack and one browser per worker.
 pytestmark = [
@@ -45,12 +56,15 @@ IDS = [f"{role}-{name}" for role, name, _ in PAGES]
 
 
 def support_with_admin_rights():
-    """The Support group as migration 0010 makes it (a transactional test's flush emptied it)."""
+    """The Support group as migrations 0010 and 0015 make it (a transactional test's flush emptied it)."""
     user = make_support_user(username="support")
     group = user.groups.get()
     migration = importlib.import_module("apps.applications.migrations.0010_support_group")
     for label, codenames in migration.PERMISSIONS.items():
         group.permissions.add(*Permission.objects.filter(content_type__app_label=label, codename__in=codenames))
+    cycle_views = importlib.import_module("apps.applications.migrations.0015_support_views_cycle_changes")
+    group.permissions.add(*Permission.objects.filter(content_type__app_label="applications",
+                                                     codename__in=cycle_views.CODENAMES))
     return user
 
 
@@ -81,7 +95,12 @@ def world():
         "candidate": candidate,
         "support": support_with_admin_rights(),
     }
-    return users, {"application": application.pk, "offer": offer.pk}
+    # Next year's cycle, with no applications yet (its period moves no deadline), and its audit trail.
+    make_rule_sets()
+    cycle = make_cycle(year=application.cycle.year + 1)
+    non_working_period_add(cycle_id=cycle.pk, actor=Actor(user=users["support"]), name="Christmas",
+                           starts_on=date(cycle.year, 12, 21), ends_on=date(cycle.year + 1, 1, 1))
+    return users, {"application": application.pk, "offer": offer.pk, "cycle": cycle.pk}
 
 
 def open_page(browsing, world, role, path, **options):
@@ -158,7 +177,8 @@ def test_the_csrf_failure_page_is_the_service_s_own_and_fits_a_phone(browsing):
 
 
 ADMIN_PAGES = ["/admin/", "/admin/applications/application/", "/admin/applications/application/{application}/change/",
-               "/admin/applications/chasersent/", "/admin/outbox/outboxemail/"]
+               "/admin/applications/chasersent/", "/admin/outbox/outboxemail/",
+               "/admin/applications/recruitmentcycle/{cycle}/change/"]
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
@@ -172,3 +192,29 @@ def test_support_s_admin_fits_1280_px_and_axe_finds_no_serious_violation(browsin
     page = open_page(browsing, world, "support", path, viewport=DESKTOP, bypass_csp=True)
     violations = axe_violations(page, viewports=(DESKTOP,))
     assert violations == [], "\n".join(violations)
+
+
+def test_a_cycle_date_out_of_order_is_refused_in_the_browser_on_its_field(browsing, world):
+    """At 1280 px: the rule set and audit trail shown; a winter decline-by-default date before the
+    winter reject-by-default date is refused on its field, and nothing changes. (Saving is proved
+    through Django's test client, tests/apps/applications/admin/test_cycles.py: a save writes the
+    admin's LogEntry, whose content type this shared stack's web process has cached from before
+    the last test's flush.)"""
+    users, ids = world
+    cycle = RecruitmentCycle.objects.get(pk=ids["cycle"])
+    page = open_page(browsing, world, "support", "/admin/applications/recruitmentcycle/{cycle}/change/",
+                     viewport=DESKTOP)
+    expect(page.get_by_text("2024 on: inactive after 30 working days")).to_be_visible()
+    trail = page.locator("#changes-group")
+    expect(trail).to_contain_text("Non-working period added")
+    expect(trail).to_contain_text(users["support"].username)
+
+    winter_rbd = timezone.localtime(cycle.winter_reject_by_default_date).date()
+    page.get_by_label("Winter decline-by-default date: date").fill((winter_rbd - timedelta(days=1)).isoformat())
+    page.get_by_role("button", name="Save and continue editing").click()
+    expect(page.locator(".field-winter_decline_by_default_date .errorlist")).to_contain_text(
+        f"Must be after the winter reject-by-default date ({winter_rbd.day} {winter_rbd:%B %Y}"
+    )
+    assert RecruitmentCycle.objects.get(pk=cycle.pk).dates() == cycle.dates()
+    assert CycleChange.objects.count() == 1
+    assert browsing.problems == [], "the page must work under the Content-Security-Policy"

@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.applications.models import Application, Course, NonWorkingPeriod, Provider, ProviderUser
+from tests.apps.applications.recalculation import cycle_admin_form
 from tests.factories import make_application, make_course, make_cycle, make_provider, make_provider_user, make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_a_provider_name_with_a_line_break_is_refused(admin_client):
 @pytest.mark.parametrize(("field", "value"), [("name", "Maths\nPhysics"), ("code", "M1\u2028X")])
 def test_a_course_name_or_code_with_a_line_break_is_refused_and_the_course_is_unchanged(admin_client, field, value):
     course = make_course(name="Maths", code="M1")
-    data = {"provider": course.provider.pk, "name": "Maths", "code": "M1", field: value}
+    data = {"provider": course.provider.pk, "name": "Maths", "code": "M1", "start_month": 9, field: value}
     response = admin_client.post(f"/admin/applications/course/{course.pk}/change/", data)
     assert len(_errors(response)) == 1
     course.refresh_from_db()
@@ -47,14 +48,7 @@ def test_a_non_working_period_name_with_a_line_break_is_refused(admin_client):
     cycle = make_cycle()
     response = admin_client.post(
         f"/admin/applications/recruitmentcycle/{cycle.pk}/change/",
-        {
-            "year": cycle.year,
-            "apply_deadline_0": "2027-09-01", "apply_deadline_1": "17:00:00",
-            "reject_by_default_date_0": "2027-09-30", "reject_by_default_date_1": "22:59:59",
-            "non_working_periods-TOTAL_FORMS": "1", "non_working_periods-INITIAL_FORMS": "0",
-            "non_working_periods-0-name": "Xmas\n2026", "non_working_periods-0-starts_on": "2026-12-24",
-            "non_working_periods-0-ends_on": "2027-01-01",
-        },
+        cycle_admin_form(cycle, periods=[(None, "Xmas\n2026", "2026-12-24", "2027-01-01", False)]),
     )
     assert response.status_code == 200, "the form was accepted"
     assert response.context["inline_admin_formsets"][0].formset.errors == [
@@ -245,24 +239,26 @@ def test_provider_users_are_removed_by_the_delete_selected_action(admin_client):
 def test_a_course_is_added_and_changed_but_never_moved(admin_client):
     provider, other = make_provider(), make_provider()
     response = admin_client.post(
-        "/admin/applications/course/add/", {"provider": provider.pk, "code": "M1", "name": "Maths"}
+        "/admin/applications/course/add/", {"provider": provider.pk, "code": "M1", "name": "Maths", "start_month": 9}
     )
     assert response.status_code == 302
     course = Course.objects.get()
     assert (course.provider_id, course.code, course.name) == (provider.pk, "M1", "Maths")
 
     response = admin_client.post(
-        f"/admin/applications/course/{course.pk}/change/", {"provider": other.pk, "code": "P1", "name": "Physics"}
+        f"/admin/applications/course/{course.pk}/change/",
+        {"provider": other.pk, "code": "P1", "name": "Physics", "start_month": 1},
     )
     assert response.status_code == 302
     course.refresh_from_db()
-    assert (course.provider_id, course.code, course.name) == (provider.pk, "P1", "Physics")
+    assert (course.provider_id, course.code, course.name, course.start_month) == (provider.pk, "P1", "Physics", 1)
 
 
 def test_a_course_added_with_a_code_its_provider_already_has_is_refused(admin_client):
     course = make_course(code="M1")
     response = admin_client.post(
-        "/admin/applications/course/add/", {"provider": course.provider_id, "code": "M1", "name": "Maths again"}
+        "/admin/applications/course/add/",
+        {"provider": course.provider_id, "code": "M1", "name": "Maths again", "start_month": 9},
     )
     assert _errors(response) == ["Course with this Provider and Code already exists."]
     assert Course.objects.count() == 1

@@ -1,4 +1,5 @@
-"""End of cycle (application_not_sent) and the recalculation of deadlines when non-working periods change."""
+"""End of cycle (application_not_sent) and the recalculation of deadlines when non-working periods change
+(the admin's side: tests/apps/applications/admin/test_cycles.py; a cycle's dates: test_timetables.py)."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -6,23 +7,26 @@ import django_rq
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.urls import reverse
 from django.utils import timezone
 
 from apps.applications import services
 from apps.applications.actors import Actor
-from apps.applications.cycles import (
-    CycleNotClosable,
-    applications_mark_not_sent,
-    cycle_close,
-    cycle_update,
-    non_working_period_add,
-    non_working_period_remove,
-)
+from apps.applications.cycles import CycleNotClosable, applications_mark_not_sent, cycle_close
 from apps.applications.models import Application, ApplicationEvent, ApplicationState, NonWorkingPeriod
 from apps.applications.selectors import cycle_ids_to_close
+from apps.applications.timetables import non_working_period_add, non_working_period_remove
 from jobs.cycles import cycle_deadlines_recalculate
-from tests.factories import make_application, make_cycle, make_support_user
+from tests.apps.applications.recalculation import (
+    DBD_AFTER,
+    DBD_BEFORE,
+    RBD_AFTER,
+    RBD_BEFORE,
+    SUPPORT,
+    live_applications,  # noqa: F401 (a fixture)
+    recalculation_jobs,
+    run_queued_jobs,
+)
+from tests.factories import make_application, make_cycle
 
 pytestmark = pytest.mark.django_db
 S = ApplicationState
@@ -130,47 +134,6 @@ def _call(*args) -> str:
 
 # --- Deadline recalculation ----------------------------------------------------------
 
-SUBMITTED = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)  # Wednesday, GMT
-# 20 working days, skipping Good Friday and Easter Monday: Friday 9 April (BST).
-RBD_BEFORE = datetime(2027, 4, 9, 22, 59, 59, 999999, tzinfo=UTC)
-# With 30 March - 2 April off as well: Thursday 15 April.
-RBD_AFTER = datetime(2027, 4, 15, 22, 59, 59, 999999, tzinfo=UTC)
-OFFERED = datetime(2027, 3, 24, 12, 0, tzinfo=UTC)  # Wednesday
-DBD_BEFORE = datetime(2027, 4, 9, 22, 59, 59, 999999, tzinfo=UTC)  # 25, 30, 31 Mar, 1, 2, 5-9 Apr
-DBD_AFTER = datetime(2027, 4, 15, 22, 59, 59, 999999, tzinfo=UTC)  # 25 Mar, 5-9, 12-15 Apr
-
-
-def _recalculation_jobs():
-    return [job for job in django_rq.get_queue("default").get_jobs() if job.func_name.startswith("jobs.cycles.")]
-
-
-def _run_queued_jobs():
-    """Run what is queued on 'default', in order, in this process (the worker's part)."""
-    queue = django_rq.get_queue("default")
-    while job_ids := queue.get_job_ids():
-        job = queue.fetch_job(job_ids[0])
-        queue.remove(job)
-        job.func(*job.args, **job.kwargs)
-
-
-@pytest.fixture
-def live_applications():
-    cycle = make_cycle(year=2027)
-    other_cycle = make_cycle(year=2028)
-    awaiting = make_application(cycle=cycle)
-    services.application_submit(application_id=awaiting.pk, actor=Actor(), now=SUBMITTED)
-    offer = make_application(cycle=cycle, state=S.INTERVIEWING, submitted_at=SUBMITTED)
-    services.application_make_offer(application_id=offer.pk, actor=Actor(), now=OFFERED)
-    unaffected = make_application(cycle=cycle)
-    services.application_submit(application_id=unaffected.pk, actor=Actor(), now=datetime(2027, 5, 4, 9, 0, tzinfo=UTC))
-    elsewhere = make_application(cycle=other_cycle)
-    services.application_submit(application_id=elsewhere.pk, actor=Actor(), now=SUBMITTED)
-    for application in (awaiting, offer, unaffected, elsewhere):
-        application.refresh_from_db()
-    assert (awaiting.reject_by_default_at, offer.decline_by_default_at) == (RBD_BEFORE, DBD_BEFORE)
-    return cycle, awaiting, offer, unaffected, elsewhere
-
-
 def test_adding_and_removing_a_period_recalculates_live_deadlines_and_records_where_they_moved(
     live_applications, django_capture_on_commit_callbacks
 ):
@@ -178,14 +141,14 @@ def test_adding_and_removing_a_period_recalculates_live_deadlines_and_records_wh
     unaffected_rbd = unaffected.reject_by_default_at
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        period = non_working_period_add(cycle_id=cycle.pk, name="Easter week", starts_on=date(2027, 3, 30),
+        period = non_working_period_add(cycle_id=cycle.pk, actor=SUPPORT, name="Easter week", starts_on=date(2027, 3, 30),
                                         ends_on=date(2027, 4, 2))
-    assert _recalculation_jobs() == []  # nothing reaches Redis before the commit
+    assert recalculation_jobs() == []  # nothing reaches Redis before the commit
     for callback in callbacks:
         callback()
-    [job] = _recalculation_jobs()
+    [job] = recalculation_jobs()
     assert (job.func_name, job.args) == ("jobs.cycles.cycle_deadlines_recalculate", (cycle.pk,))
-    _run_queued_jobs()
+    run_queued_jobs()
 
     for application in (awaiting, offer, unaffected, elsewhere):
         application.refresh_from_db()
@@ -206,12 +169,12 @@ def test_adding_and_removing_a_period_recalculates_live_deadlines_and_records_wh
 
     # Running it again moves nothing and records nothing.
     cycle_deadlines_recalculate(cycle.pk)
-    _run_queued_jobs()
+    run_queued_jobs()
     assert ApplicationEvent.objects.filter(kind="deadline_recalculated").count() == 2
 
     with django_capture_on_commit_callbacks(execute=True):
-        non_working_period_remove(period_id=period.pk)
-    _run_queued_jobs()
+        non_working_period_remove(period_id=period.pk, actor=SUPPORT)
+    run_queued_jobs()
     awaiting.refresh_from_db()
     offer.refresh_from_db()
     assert (awaiting.reject_by_default_at, offer.decline_by_default_at) == (RBD_BEFORE, DBD_BEFORE)
@@ -223,121 +186,27 @@ def test_decided_applications_keep_their_deadlines(live_applications, django_cap
     services.application_reject(application_id=awaiting.pk, actor=Actor())
     services.application_accept_offer(application_id=offer.pk, actor=Actor())
     with django_capture_on_commit_callbacks(execute=True):
-        non_working_period_add(cycle_id=cycle.pk, name="Easter week", starts_on=date(2027, 3, 30), ends_on=date(2027, 4, 2))
-    _run_queued_jobs()
+        non_working_period_add(cycle_id=cycle.pk, actor=SUPPORT, name="Easter week", starts_on=date(2027, 3, 30), ends_on=date(2027, 4, 2))
+    run_queued_jobs()
     assert not ApplicationEvent.objects.filter(kind="deadline_recalculated").exists()
 
 
 def test_a_bad_period_is_refused_and_enqueues_nothing(django_capture_on_commit_callbacks):
     cycle = make_cycle(year=2027)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception, match="non_working_period_ordered|ends_on"):
-        non_working_period_add(cycle_id=cycle.pk, name="Backwards", starts_on=date(2027, 4, 2), ends_on=date(2027, 3, 30))
+        non_working_period_add(cycle_id=cycle.pk, actor=SUPPORT, name="Backwards", starts_on=date(2027, 4, 2), ends_on=date(2027, 3, 30))
     assert not NonWorkingPeriod.objects.exists()
-    assert _recalculation_jobs() == []
-
-
-def _cycle_admin_form(cycle, *, period_name: str, period_id=None) -> dict:
-    """The cycle's admin change form as the browser posts it, unchanged, with one Easter-week period row."""
-    london = timezone.localtime(cycle.apply_deadline)
-    london_cap = timezone.localtime(cycle.reject_by_default_date)
-    form = {
-        "year": cycle.year,
-        "apply_deadline_0": london.date().isoformat(),
-        "apply_deadline_1": london.time().isoformat(),
-        "reject_by_default_date_0": london_cap.date().isoformat(),
-        "reject_by_default_date_1": london_cap.time().replace(microsecond=0).isoformat(),
-        "non_working_periods-TOTAL_FORMS": "1",
-        "non_working_periods-INITIAL_FORMS": "0" if period_id is None else "1",
-        "non_working_periods-MIN_NUM_FORMS": "0",
-        "non_working_periods-MAX_NUM_FORMS": "1000",
-        "non_working_periods-0-cycle": cycle.pk,
-        "non_working_periods-0-name": period_name,
-        "non_working_periods-0-starts_on": "2027-03-30",
-        "non_working_periods-0-ends_on": "2027-04-02",
-    }
-    if period_id is not None:
-        form["non_working_periods-0-id"] = period_id
-    return form
-
-
-def test_saving_periods_in_the_admin_enqueues_the_recalculation(client, live_applications,
-                                                                 django_capture_on_commit_callbacks):
-    cycle = live_applications[0]
-    client.force_login(make_support_user(is_superuser=True))
-    url = reverse("admin:applications_recruitmentcycle_change", args=[cycle.pk])
-    form = _cycle_admin_form(cycle, period_name="Easter week")
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, form, follow=True)
-    assert response.status_code == 200
-    assert "will be recalculated in the background" in response.content.decode()
-    assert NonWorkingPeriod.objects.filter(cycle=cycle).count() == 1
-    [job] = _recalculation_jobs()
-    assert job.args == (cycle.pk,)
-
-    # Saving again without changes enqueues nothing more.
-    django_rq.get_queue("default").empty()
-    period = NonWorkingPeriod.objects.get()
-    form = _cycle_admin_form(cycle, period_name="Easter week", period_id=period.pk)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(url, form, follow=True)
-    assert _recalculation_jobs() == []
-
-
-def test_the_admin_changes_and_removes_periods_through_the_services(client, live_applications,
-                                                                   django_capture_on_commit_callbacks):
-    """Moving a period's dates or removing it recalculates; renaming it or changing nothing does not."""
-    cycle, awaiting, *_ = live_applications
-    with django_capture_on_commit_callbacks(execute=True):
-        period = non_working_period_add(cycle_id=cycle.pk, name="Easter week", starts_on=date(2027, 3, 30),
-                                        ends_on=date(2027, 4, 2))
-    _run_queued_jobs()
-    client.force_login(make_support_user(is_superuser=True))
-    url = reverse("admin:applications_recruitmentcycle_change", args=[cycle.pk])
-    form = _cycle_admin_form(cycle, period_name="Easter", period_id=period.pk)  # renamed only
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, form, follow=True)
-    assert "will be recalculated" not in response.content.decode()
-    assert NonWorkingPeriod.objects.get().name == "Easter"
-    assert _recalculation_jobs() == []
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, {**form, "non_working_periods-0-DELETE": "on"}, follow=True)
-    assert "will be recalculated in the background" in response.content.decode()
-    assert not NonWorkingPeriod.objects.exists()
-    [job] = _recalculation_jobs()
-    assert job.args == (cycle.pk,)
-    _run_queued_jobs()
-    awaiting.refresh_from_db()
-    assert awaiting.reject_by_default_at == RBD_BEFORE
-
-
-def test_moving_the_cycles_reject_by_default_date_recalculates(live_applications, django_capture_on_commit_callbacks):
-    cycle, awaiting, *_ = live_applications
-    with django_capture_on_commit_callbacks(execute=True):
-        assert not cycle_update(cycle_id=cycle.pk, year=cycle.year, apply_deadline=cycle.apply_deadline,
-                                reject_by_default_date=cycle.reject_by_default_date)
-    assert _recalculation_jobs() == []
-    cap = datetime(2027, 4, 1, 22, 59, 59, tzinfo=UTC)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert cycle_update(cycle_id=cycle.pk, year=cycle.year, apply_deadline=cycle.apply_deadline,
-                            reject_by_default_date=cap)
-    _run_queued_jobs()
-    awaiting.refresh_from_db()
-    assert awaiting.reject_by_default_at == cap  # before the 20th working day: the cap binds
+    assert recalculation_jobs() == []
 
 
 def test_a_calendar_change_in_a_cycle_without_live_deadlines_enqueues_no_recalculation(django_capture_on_commit_callbacks):
     """Deadlines computed after the change already count it; a queued job would only overwrite
     deadlines set meanwhile (the local run's demo data moves some into the next minutes)."""
-    import django_rq
-
-    from apps.applications.cycles import non_working_period_add, non_working_period_remove
-
     cycle = make_cycle()
     make_application(cycle=cycle)  # a draft: no live deadline
     with django_capture_on_commit_callbacks(execute=True):
         period = non_working_period_add(
-            cycle_id=cycle.pk, name="Christmas", starts_on=date(2026, 12, 24), ends_on=date(2027, 1, 1)
+            cycle_id=cycle.pk, actor=SUPPORT, name="Christmas", starts_on=date(2026, 12, 24), ends_on=date(2027, 1, 1)
         )
-        assert non_working_period_remove(period_id=period.pk) is False
+        assert non_working_period_remove(period_id=period.pk, actor=SUPPORT) is False
     assert django_rq.get_queue("default").count == 0

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.applications import calendars, selectors
 from apps.applications.calendars import forget_display_calendars
-from apps.applications.cycles import non_working_period_add
+from apps.applications.actors import Actor
+from apps.applications.timetables import non_working_period_add
 from apps.applications.forms import ApplicationFilterForm
 from apps.applications.models import Application, ApplicationEvent, ApplicationState, Course, Provider
 from apps.applications.selectors import Cursor, application_list
@@ -457,7 +458,7 @@ def test_time_left_words_follow_a_period_added_here_at_once_and_elsewhere_within
     url = "/?state=awaiting_provider_decision"
     assert _time_left(client, url) == "20 working days"  # Mon 2 Nov to Mon 30 Nov 2026
 
-    non_working_period_add(cycle_id=cycle.pk, name="Closed", starts_on=date(2026, 11, 9), ends_on=date(2026, 11, 13))
+    non_working_period_add(cycle_id=cycle.pk, actor=Actor(), name="Closed", starts_on=date(2026, 11, 9), ends_on=date(2026, 11, 13))
     assert _time_left(client, url) == "15 working days"
 
     # Another process's change: the rows change under this process, no signal here.

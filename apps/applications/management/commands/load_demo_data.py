@@ -28,11 +28,14 @@ from apps.applications import services
 from apps.applications.actors import Actor
 from apps.applications.auth import SUPPORT_GROUP
 from apps.applications.calendars import calendar_for_cycle
-from apps.applications.cycles import cycle_create, non_working_period_add
 from apps.applications.models import Application, Course, Provider, RecruitmentCycle
 from apps.applications.rules import MAKE_OFFER, SUBMIT, chaser_rule
+from apps.applications.timetables import cycle_create, course_start_month_set, non_working_period_add
+from apps.applications.working_days import LONDON
 
 PASSWORD = "demo-password"
+#: Who made the demo cycles, in their audit trail.
+DEMO = Actor(job_name="manage.py load_demo_data")
 PROVIDERS = [
     ("RVS", "Riverside Teaching School", [("2X3A", "Primary"), ("3B7C", "Mathematics")]),
     ("NTU", "Northgate University", [("9K1Q", "Physics"), ("4M2P", "English")]),
@@ -73,20 +76,33 @@ def _user(username: str, *, is_staff: bool = False):
 
 
 def _cycle_year(now: datetime) -> int:
-    """The cycle open now: a cycle's apply deadline is 1 September, and the next one opens then."""
+    """The cycle to apply to now: a cycle's apply deadline is 1 September (its successor's
+    applications open on 8 October, a date today's rules do not read yet)."""
     return now.year + 1 if now.month >= 9 else now.year
 
 
+def _london(year: int, month: int, day: int, hour: int = 23, minute: int = 59, second: int = 59) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=LONDON).astimezone(UTC)
+
+
 def _cycle(year: int) -> RecruitmentCycle:
+    """The ``year`` cycle, with the real service's timetable shape: open from October, apply by
+    September, reject and decline by default after it; winter courses' dates in December."""
     cycle = RecruitmentCycle.objects.filter(year=year).first()
     if cycle is None:
         cycle = cycle_create(
+            actor=DEMO,
             year=year,
+            applications_open_date=_london(year - 1, 10, 8, 9, 0, 0),
             apply_deadline=datetime(year, 9, 1, 17, 0, tzinfo=UTC),
             reject_by_default_date=datetime(year, 9, 30, 22, 59, 59, tzinfo=UTC),
+            decline_by_default_date=_london(year, 10, 6),
+            next_cycle_opens_date=_london(year, 10, 8, 9, 0, 0),
+            winter_reject_by_default_date=_london(year, 12, 8),
+            winter_decline_by_default_date=_london(year, 12, 15),
         )
         non_working_period_add(
-            cycle_id=cycle.pk, name="Christmas", starts_on=date(year - 1, 12, 21), ends_on=date(year, 1, 1)
+            cycle_id=cycle.pk, actor=DEMO, name="Christmas", starts_on=date(year - 1, 12, 21), ends_on=date(year, 1, 1)
         )
     return cycle
 
@@ -159,6 +175,8 @@ class Command(BaseCommand):
             provider = services.provider_create(code=code, name=name, email=f"admissions@{code.lower()}.example.com")
             services.provider_user_add(user_id=_user(f"provider-{code.lower()}").pk, provider_id=provider.pk)
             courses += [services.course_create(provider_id=provider.pk, code=c, name=n) for c, n in course_list]
+        # Northgate's English starts in January: a course on the cycle's winter dates.
+        course_start_month_set(course_id=courses[-1].pk, start_month=1)
         candidates = [_user(f"candidate{i}") for i in range(1, 7)]
         plan = [
             *PLAN,

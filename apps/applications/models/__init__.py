@@ -1,8 +1,17 @@
+"""The application's models; the cycles' (timetables, periods, rule sets, their audit) are in ``models.cycles``."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, When
 from django.db.models.functions import Now
 
+from apps.applications.models.cycles import (  # noqa: F401 (the app's models, imported from here)
+    CycleChange,
+    NonWorkingPeriod,
+    RecruitmentCycle,
+    RuleSet,
+    RuleSetCode,
+)
 from apps.applications.rules import (
     DBD_DEADLINE,
     LIVE_DEADLINES,
@@ -32,43 +41,29 @@ class ProviderUser(models.Model):
         return f"{self.user} @ {self.provider}"
 
 
+#: A course's start month; it recurs every cycle, so the month alone says which timetable it uses.
+MONTHS = [(n, name) for n, name in enumerate(("January", "February", "March", "April", "May", "June", "July",
+                                              "August", "September", "October", "November", "December"), start=1)]
+
+
 class Course(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="courses")
     code = models.CharField(max_length=10, validators=[validate_no_control_characters])
     name = models.CharField(max_length=200, validators=[validate_no_control_characters])
+    # The month, not a "winter" flag: it is what providers publish, and which months count as
+    # "after September" stays one rule in code (rule_sets.starts_after_september).
+    start_month = models.PositiveSmallIntegerField(
+        choices=MONTHS,
+        default=9,
+        help_text="The month the course starts. Courses starting after September (October to July) use the "
+        "cycle's winter reject- and decline-by-default dates.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "code"], name="course_code_unique_per_provider")]
 
     def __str__(self):
         return f"{self.name} ({self.code})"
-
-
-class RecruitmentCycle(models.Model):
-    year = models.PositiveIntegerField(unique=True)
-    apply_deadline = models.DateTimeField(help_text="After this, unsubmitted applications are not sent.")
-    reject_by_default_date = models.DateTimeField(help_text="No reject-by-default deadline falls after this.")
-
-    def __str__(self):
-        return f"{self.year} cycle"
-
-
-class NonWorkingPeriod(models.Model):
-    """A span of dates (inclusive) that are not working days in a cycle, e.g. Christmas."""
-
-    cycle = models.ForeignKey(RecruitmentCycle, on_delete=models.CASCADE, related_name="non_working_periods")
-    name = models.CharField(max_length=100, validators=[validate_no_control_characters])
-    starts_on = models.DateField()
-    ends_on = models.DateField()
-
-    class Meta:
-        ordering = ["starts_on"]
-        constraints = [
-            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="non_working_period_ordered")
-        ]
-
-    def __str__(self):
-        return f"{self.name} ({self.starts_on} to {self.ends_on})"
 
 
 def _in_states(states: tuple[str, ...]) -> dict:
