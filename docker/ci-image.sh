@@ -326,7 +326,10 @@ now = timezone.now()
 provider = Provider.objects.create(code="CI", name="Image CI provider", email="provider@ci.example")
 course = Course.objects.create(provider=provider, code="CI1", name="Image CI course")
 cycle, _ = RecruitmentCycle.objects.get_or_create(year=now.year, defaults={
-    "apply_deadline": now + timedelta(days=200), "reject_by_default_date": now + timedelta(days=230)})
+    "applications_open_date": now - timedelta(days=100), "apply_deadline": now + timedelta(days=200),
+    "reject_by_default_date": now + timedelta(days=230), "decline_by_default_date": now + timedelta(days=236),
+    "next_cycle_opens_date": now + timedelta(days=243), "winter_reject_by_default_date": now + timedelta(days=321),
+    "winter_decline_by_default_date": now + timedelta(days=327)})
 candidate = get_user_model().objects.create_user(username="ci-candidate", email="candidate@ci.example")
 application = Application.objects.create(
     candidate=candidate, course=course, cycle=cycle, state=ApplicationState.AWAITING_PROVIDER_DECISION,
